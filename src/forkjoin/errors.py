@@ -1,0 +1,82 @@
+"""The one exception tree of forkjoin; every error carries its data.
+
+    Exception
+    └── ForkjoinError ............ anything forkjoin itself raises
+        ├── Cancelled ............ also concurrent.futures.CancelledError
+        ├── TaskTimeout .......... also TimeoutError
+        ├── CycleError ........... also ValueError; .path holds the cycle
+        └── WorkerCrashed ........ also RuntimeError; a worker process died mid-task
+
+A task's own error is never wrapped: `fetch` raises it with its type intact, and
+forkjoin adds `__notes__` that name the task and the chain the failure travelled.
+This module imports nothing of forkjoin, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import CancelledError as _FuturesCancelledError
+
+__all__ = ["Cancelled", "CycleError", "ForkjoinError", "TaskTimeout", "WorkerCrashed"]
+
+
+class ForkjoinError(Exception):
+    """Base of every error forkjoin raises itself.
+
+    Catch it to handle any forkjoin failure; a task's own errors keep their types and
+    are not subclasses of this.
+    """
+
+
+class Cancelled(ForkjoinError, _FuturesCancelledError):
+    """Raised by `fetch` of a task that was cancelled, or downstream of one.
+
+    A task is cancelled by `Task.cancel()`, by `map(..., on_failure="stop")` after
+    another item failed, or when its session is torn down by an exception. Nothing to
+    fix: the work was not wanted any more. `task` names the cancelled task.
+    """
+
+    def __init__(self, message: str, *, task: str = "") -> None:
+        super().__init__(message)
+        self.task = task
+
+
+class TaskTimeout(ForkjoinError, TimeoutError):
+    """Raised by `fetch` of a task that ran longer than its `timeout` on every attempt.
+
+    Raise the timeout with `options(timeout=...)`, or make the task faster. On the
+    processes executor the worker running it was stopped; on threads the thread runs
+    on but its result is thrown away.
+    """
+
+    def __init__(self, task: str, seconds: float) -> None:
+        super().__init__(f"task {task} timed out after {seconds:g} s")
+        self.task = task
+        self.seconds = seconds
+
+
+class CycleError(ForkjoinError, ValueError):
+    """Raised when a graph's dependencies form a cycle; nothing of the graph has run.
+
+    `path` lists the nodes around the cycle with the first repeated at the end, as
+    the message reads: ``dependency cycle: a -> b -> a``. Break one of its edges.
+    """
+
+    def __init__(self, path: Sequence[object]) -> None:
+        self.path = list(path)
+        super().__init__("dependency cycle: " + " -> ".join(str(node) for node in self.path))
+
+
+class WorkerCrashed(ForkjoinError, RuntimeError):
+    """Raised by `fetch` of a task whose worker process died while running it.
+
+    The process was killed by a signal or exited (a segfault, `os._exit`, the OOM
+    killer). Only this task fails; forkjoin starts a fresh worker for the others.
+    `exitcode` is the process's exit code, negative for a signal as in `subprocess`.
+    """
+
+    def __init__(self, task: str, exitcode: int | None) -> None:
+        how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+        super().__init__(f"the worker process running task {task} died ({how})")
+        self.task = task
+        self.exitcode = exitcode

@@ -1,0 +1,50 @@
+"""The scheduling engine: a ready queue with priorities, bounds and a failure policy.
+
+It knows nodes, an executor's `submit`, an estimator and an observer, and nothing of
+shells, pytest, SQLite or any executor module (DESIGN.md, "Layers").
+"""
+
+from forkjoin.scheduler._clock import SHARED_CLOCK, Clock, MonotonicClock, TimerHandle
+from forkjoin.scheduler._engine import Engine, Estimator, FailureMode, Observer, current_node
+from forkjoin.scheduler._node import (
+    CANCELLED,
+    DEFAULT_OPTIONS,
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SKIPPED,
+    STATE_NAMES,
+    SUCCEEDED,
+    Node,
+    Options,
+)
+from forkjoin.scheduler._plan import Plan, Pool
+from forkjoin.scheduler._resolve import find_nodes, resolve
+
+__all__ = [
+    "CANCELLED",
+    "DEFAULT_OPTIONS",
+    "FAILED",
+    "PENDING",
+    "READY",
+    "RUNNING",
+    "SHARED_CLOCK",
+    "SKIPPED",
+    "STATE_NAMES",
+    "SUCCEEDED",
+    "Clock",
+    "Engine",
+    "Estimator",
+    "FailureMode",
+    "MonotonicClock",
+    "Node",
+    "Observer",
+    "Options",
+    "Plan",
+    "Pool",
+    "TimerHandle",
+    "current_node",
+    "find_nodes",
+    "resolve",
+]

@@ -1,0 +1,644 @@
+"""The engine: starts ready nodes on an executor, reaps them, applies the failure policy.
+
+Like Ninja's `Builder`, it starts as much as the plan allows and reacts to what
+finishes; unlike it, there is no loop thread. Whoever changes the state (a spawn, a
+finishing task, a timer) starts what became startable, on its own thread. On an
+in-process executor a worker that finishes a node launches the next one itself, so a
+task costs one executor hand-off and two short lock holds, never a thread switch
+through a central loop.
+
+An executor that `runs_in_caller` (inline) is pulled instead: nothing starts when
+something finishes; the caller's thread runs nodes one at a time when it spawns at
+the top level or waits, and a task that waits pulls only what it waits for. So a
+chain of a million never recurses, and nested fetches go depth first.
+
+Every state change happens under one lock; callbacks, observers and executor calls
+happen outside it, so a callback may spawn, fetch or cancel freely.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, Literal, Protocol
+
+from forkjoin.errors import ForkjoinError, TaskTimeout
+from forkjoin.scheduler._clock import SHARED_CLOCK, Clock
+from forkjoin.scheduler._node import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    Node,
+)
+from forkjoin.scheduler._plan import Plan
+from forkjoin.scheduler._resolve import find_nodes, resolve
+
+__all__ = ["Engine", "Estimator", "FailureMode", "Observer", "current_node"]
+
+FailureMode = Literal["fail_fast", "keep_going"]
+
+
+class Observer(Protocol):
+    """Told what happens in a run; the progress display and telemetry are observers.
+
+    Calls come from any thread, never under the engine's lock, and in order for any
+    one node: started (once per attempt), retried, then finished once in its final
+    state. A node that never started gets only `node_finished` (skipped, cancelled).
+    """
+
+    def job_started(self, engine: Engine) -> None: ...
+
+    def node_started(self, node: Node) -> None: ...
+
+    def node_retried(self, node: Node, error: BaseException) -> None: ...
+
+    def node_finished(self, node: Node) -> None: ...
+
+    def job_finished(self, engine: Engine) -> None: ...
+
+
+class Estimator(Protocol):
+    """Expected seconds for a node key, from history; never raises."""
+
+    def estimate(self, key: str) -> float: ...
+
+
+class _ThreadState(threading.local):
+    # Class attributes are each thread's defaults.
+    node: Node | None = None
+
+
+_thread = _ThreadState()
+
+
+def current_node() -> Node | None:
+    """The node running on this thread, if an in-process executor runs one here."""
+    return _thread.node
+
+
+class Engine:
+    """Runs nodes on an executor within a concurrency bound, one job at a time.
+
+    `failure_mode` "fail_fast" stops starting nodes after the first failure and
+    marks the rest skipped; "keep_going" skips only what depends on a failure.
+    """
+
+    def __init__(
+        self,
+        executor: Any,
+        *,
+        max_concurrency: int | None = None,
+        failure_mode: FailureMode = "fail_fast",
+        estimator: Estimator | None = None,
+        observer: Observer | None = None,
+        clock: Clock = SHARED_CLOCK,
+        owner: object = None,
+    ) -> None:
+        if failure_mode not in ("fail_fast", "keep_going"):
+            raise ValueError(f"failure_mode must be 'fail_fast' or 'keep_going', not {failure_mode!r}")
+        self.executor = executor
+        self.failure_mode: FailureMode = failure_mode
+        self.estimator = estimator
+        self.observer = observer
+        self.clock = clock
+        # The front end this engine serves (a Session), for nested spawns to find it.
+        self.owner = owner
+        self._in_process: bool = executor.in_process
+        self._pulled: bool = getattr(executor, "runs_in_caller", False)
+        self._plan = Plan(max_concurrency or executor.workers)
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._unfinished = 0
+        self._running: set[Node] = set()
+        self._suspended: set[Node] = set()
+        self._backing_off: set[Node] = set()
+        self._idle_waiters: list[Callable[[], object]] = []
+        self._stopping = False
+        self._stop_state = SKIPPED
+        self._first_failure: Node | None = None
+        self.failures: list[Node] = []
+        if observer is not None:
+            observer.job_started(self)
+
+    @property
+    def max_concurrency(self) -> int:
+        return self._plan.limit
+
+    @property
+    def first_failure(self) -> Node | None:
+        """The node whose failure stopped the run (fail_fast), or None."""
+        return self._first_failure
+
+    def estimate(self, key: str) -> float:
+        """Expected seconds for `key`; 1 for every key when there is no estimator."""
+        return 1.0 if self.estimator is None else self.estimator.estimate(key)
+
+    # -- adding work -------------------------------------------------------------
+
+    def add(self, node: Node, needs: Sequence[Node] = ()) -> Node:
+        """Add a node that runs once every node in `needs` has succeeded."""
+        self.add_all(((node, needs),))
+        return node
+
+    def add_all(self, nodes: Iterable[tuple[Node, Sequence[Node]]]) -> None:
+        """Add many nodes under one lock hold, each after the nodes it needs."""
+        settled: list[Node] = []
+        foreign: list[tuple[Node, Node]] = []
+        with self._lock:
+            plan = self._plan
+            for node, needs in nodes:
+                self._sequence += 1
+                node.sequence = self._sequence
+                node.engine = self
+                self._unfinished += 1
+                failed_need = None
+                for need in needs:
+                    if need.engine is not self:
+                        foreign.append((node, need))
+                        node.waiting += 1
+                    elif need.state == SUCCEEDED:
+                        continue
+                    elif need.state > SUCCEEDED:
+                        failed_need = need
+                        break
+                    else:
+                        if need.dependents is None:
+                            need.dependents = [node]
+                        else:
+                            need.dependents.append(node)
+                        node.waiting += 1
+                if failed_need is not None:
+                    state = CANCELLED if failed_need.state == CANCELLED else SKIPPED
+                    self._settle_locked(node, state, None, failed_need, settled)
+                elif self._stopping:
+                    self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
+                elif node.waiting == 0:
+                    plan.push(node)
+            startable = self._take_startable_locked()
+        for node, need in foreign:
+            need.engine.add_done_callback(need, partial(self._foreign_need_done, node))  # type: ignore[union-attr]
+        self._after(settled, (), startable)
+        if self._pulled and not self._is_running_here():
+            self._pull(None)
+
+    def _foreign_need_done(self, node: Node, need: Node) -> None:
+        # A node may need a node of another engine; that engine tells us here.
+        settled: list[Node] = []
+        with self._lock:
+            if node.state != PENDING:
+                return
+            if need.state == SUCCEEDED:
+                node.waiting -= 1
+                if node.waiting == 0:
+                    if self._stopping:
+                        self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
+                    else:
+                        self._plan.push(node)
+            else:
+                state = CANCELLED if need.state == CANCELLED else SKIPPED
+                self._settle_locked(node, state, None, need, settled)
+            startable = self._take_startable_locked()
+        self._after(settled, (), startable)
+
+    # -- starting ----------------------------------------------------------------
+
+    def _take_startable_locked(self) -> list[Node] | None:
+        if self._stopping or self._pulled:
+            return None
+        node = self._plan.next_startable()
+        if node is None:
+            return None
+        startable = []
+        while node is not None:
+            node.state = RUNNING
+            node.attempts += 1
+            self._running.add(node)
+            startable.append(node)
+            node = self._plan.next_startable()
+        return startable
+
+    @staticmethod
+    def _launch(nodes: Iterable[Node]) -> None:
+        for node in nodes:
+            node.engine._start(node)  # type: ignore[union-attr]
+
+    def _is_running_here(self) -> bool:
+        node = _thread.node
+        return node is not None and node.engine is self
+
+    def _pull(self, until: Node | None) -> None:
+        """Run nodes on this thread, one at a time, until `until` is done.
+
+        With `until` None, run everything that can start. A task waiting here pulls
+        only what `until` needs, so nothing unrelated piles onto its stack.
+        Raises ForkjoinError when `until` can never finish: what it needs waits,
+        up this very stack, on the task that waits for it.
+        """
+        nested = self._is_running_here()
+        while until is None or until.state < SUCCEEDED:
+            with self._lock:
+                if self._stopping:
+                    return
+                if until is not None and nested:
+                    node = self._ready_need_locked(until)
+                else:
+                    node = self._plan.next_startable()
+                if node is None:
+                    if until is None or until.state >= SUCCEEDED:
+                        return
+                    raise ForkjoinError(
+                        f"deadlock: task {until.label} waits on tasks that wait, up the same "
+                        "inline stack, for the task that fetches it; use the threads executor"
+                    )
+                node.state = RUNNING
+                node.attempts += 1
+                self._running.add(node)
+            self._start(node, on_this_thread=True)
+
+    def _ready_need_locked(self, target: Node) -> Node | None:
+        # Depth first through what `target` still needs, to a node that may start.
+        stack = [target]
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node.state == READY and self._plan.take(node):
+                return node
+            if node.state == PENDING and id(node) not in seen:
+                seen.add(id(node))
+                found: dict[int, Node] = {}
+                find_nodes((node.args, node.kwargs), found)
+                stack.extend(
+                    need for need in reversed(found.values())
+                    if need.engine is self and need.state < SUCCEEDED
+                )
+        return None
+
+    def _start(self, node: Node, *, on_this_thread: bool = False) -> None:
+        if node.state != RUNNING:
+            return  # cancelled between being taken and being started
+        attempt = node.attempts
+        args = node.args
+        kwargs = node.kwargs
+        if node.needs_resolving:
+            args = resolve(args)
+            kwargs = resolve(kwargs)
+        timeout = node.options.timeout
+        if timeout is not None:
+            node.timer = self.clock.call_later(timeout, partial(self._time_out, node, attempt))
+        if self.observer is not None:
+            self.observer.node_started(node)
+        try:
+            if on_this_thread:
+                self._run_here(node, attempt, args, kwargs)
+                return
+            if self._in_process:
+                future = self.executor.submit(self._run_here, node, attempt, args, kwargs)
+            else:
+                future = self.executor.submit(node.fn, *args, **(kwargs or {}))
+                future.add_done_callback(partial(self._remote_done, node, attempt))
+        except BaseException as error:  # a shut-down executor, an unpicklable call
+            self._complete(node, attempt, None, error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        node.future = future
+        # A cancel that came between submit and here found no future to stop.
+        if node.state != RUNNING or node.attempts != attempt:
+            future.cancel()
+
+    def _run_here(self, node: Node, attempt: int, args: tuple[Any, ...], kwargs: Any) -> None:
+        # Runs on the executor's thread (or inline on the caller's).
+        state = _thread
+        previous = state.node
+        state.node = node
+        try:
+            value = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
+        except BaseException as error:
+            state.node = previous
+            self._complete(node, attempt, None, error)
+            if not isinstance(error, Exception):
+                raise  # KeyboardInterrupt and SystemExit are the caller's, too
+            return
+        state.node = previous
+        self._complete(node, attempt, value, None)
+
+    def _remote_done(self, node: Node, attempt: int, future: Any) -> None:
+        try:
+            error = future.exception()
+        except BaseException as cancelled:  # a future cancelled under us
+            error = cancelled
+        value = None if error is not None else future.result()
+        self._complete(node, attempt, value, error)
+
+    # -- finishing ---------------------------------------------------------------
+
+    def _complete(self, node: Node, attempt: int, value: Any, error: BaseException | None) -> None:
+        settled: list[Node] = []
+        retried: list[tuple[Node, BaseException]] = []
+        with self._lock:
+            if node.state != RUNNING or node.attempts != attempt:
+                return  # the late end of an attempt that was cancelled or timed out
+            self._end_attempt_locked(node)
+            if error is None:
+                # The hot path: inlined, no lists unless someone listens.
+                node.state = SUCCEEDED
+                node.value = value
+                node.args = node.kwargs = None
+                self._unfinished -= 1
+                dependents = node.dependents
+                if dependents is not None:
+                    node.dependents = None
+                    for dependent in dependents:
+                        dependent.waiting -= 1
+                        if dependent.waiting == 0 and dependent.state == PENDING:
+                            if self._stopping:
+                                self._settle_locked(
+                                    dependent, self._stop_state, None, self._first_failure, settled
+                                )
+                            else:
+                                self._plan.push(dependent)
+                if node.callbacks is not None or self.observer is not None:
+                    settled.append(node)
+                if self._unfinished == 0 and self._idle_waiters:
+                    self._wake_idle_waiters_locked()
+            else:
+                self._fail_locked(node, error, settled, retried)
+            startable = self._take_startable_locked()
+        if settled or retried:
+            self._after(settled, retried, startable)
+        elif startable is not None:
+            self._launch(startable)
+
+    def _end_attempt_locked(self, node: Node) -> None:
+        self._running.discard(node)
+        if self._suspended and node in self._suspended:
+            self._suspended.discard(node)  # its slot was given back when it suspended
+        else:
+            self._plan.release(node)
+        if node.timer is not None:
+            node.timer.cancel()
+            node.timer = None
+
+    def _fail_locked(
+        self,
+        node: Node,
+        error: BaseException,
+        settled: list[Node],
+        retried: list[tuple[Node, BaseException]],
+    ) -> None:
+        options = node.options
+        if node.attempts <= options.retries and not self._stopping:
+            node.state = PENDING
+            retried.append((node, error))
+            delay = options.backoff * 2 ** (node.attempts - 1)
+            if delay > 0:
+                self._backing_off.add(node)
+                self.clock.call_later(delay, partial(self._retry, node))
+            else:
+                self._plan.push(node)
+            return
+        if not any(note.startswith("forkjoin: task ") for note in getattr(error, "__notes__", ())):
+            error.add_note(f"forkjoin: task {node.label} failed")
+        self._settle_locked(node, FAILED, error, None, settled)
+        if self.failure_mode == "fail_fast" and not self._stopping:
+            self._stop_locked(node, SKIPPED, settled)
+
+    def _retry(self, node: Node) -> None:
+        settled: list[Node] = []
+        with self._lock:
+            self._backing_off.discard(node)
+            if node.state != PENDING:
+                return  # settled while backing off
+            if self._stopping:
+                self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
+            else:
+                self._plan.push(node)
+            startable = self._take_startable_locked()
+        self._after(settled, (), startable)
+
+    def _time_out(self, node: Node, attempt: int) -> None:
+        settled: list[Node] = []
+        retried: list[tuple[Node, BaseException]] = []
+        with self._lock:
+            if node.state != RUNNING or node.attempts != attempt:
+                return
+            node.timer = None
+            future = node.future
+            self._end_attempt_locked(node)
+            timeout = node.options.timeout or 0.0
+            self._fail_locked(node, TaskTimeout(node.label, timeout), settled, retried)
+            startable = self._take_startable_locked()
+        if future is not None:
+            future.cancel()  # stops a worker process; a thread's result is ignored
+        self._after(settled, retried, startable)
+
+    def _settle_locked(
+        self, node: Node, state: int, error: BaseException | None, cause: Node | None, settled: list[Node]
+    ) -> None:
+        """Give `node` its final state, and the same fate to everything downstream.
+
+        Downstream of a cancelled node is cancelled; of anything else, skipped. Each
+        node downstream keeps the need that failed as its `cause`, so the chain a
+        failure travelled can be read back. Iterative: a chain may be long.
+        """
+        stack: list[tuple[Node, int, BaseException | None, Node | None]] = [(node, state, error, cause)]
+        while stack:
+            node, state, error, cause = stack.pop()
+            if node.state >= SUCCEEDED:
+                continue
+            if node.state == RUNNING:
+                self._end_attempt_locked(node)
+            elif node.state == PENDING:
+                self._backing_off.discard(node)
+            node.state = state
+            node.error = error
+            node.cause = cause
+            node.args = node.kwargs = None
+            self._unfinished -= 1
+            if state == FAILED:
+                self.failures.append(node)
+            settled.append(node)
+            dependents = node.dependents
+            if dependents is not None:
+                node.dependents = None
+                downstream = CANCELLED if state == CANCELLED else SKIPPED
+                stack.extend((dependent, downstream, None, node) for dependent in dependents)
+        if self._unfinished == 0 and self._idle_waiters:
+            self._wake_idle_waiters_locked()
+
+    def _stop_locked(self, cause: Node | None, state: int, settled: list[Node]) -> None:
+        self._stopping = True
+        self._stop_state = state
+        if self._first_failure is None:
+            self._first_failure = cause
+        for node in self._plan.drain():
+            self._settle_locked(node, state, None, cause, settled)
+        for node in list(self._backing_off):
+            self._settle_locked(node, state, None, cause, settled)
+
+    def _after(
+        self,
+        settled: Sequence[Node],
+        retried: Iterable[tuple[Node, BaseException]],
+        startable: list[Node] | None,
+    ) -> None:
+        """What follows a state change, outside the lock: stop, tell, start."""
+        observer = self.observer
+        for node in settled:
+            future = node.future
+            if node.state == CANCELLED and future is not None:
+                future.cancel()  # a no-op for what already ended
+            callbacks = node.callbacks
+            if callbacks is not None:
+                node.callbacks = None
+                for callback in callbacks:
+                    _call_safely(callback, node)
+            if observer is not None:
+                observer.node_finished(node)
+        if observer is not None:
+            for node, error in retried:
+                observer.node_retried(node, error)
+        if startable is not None:
+            self._launch(startable)
+
+    # -- waiting, cancelling -----------------------------------------------------
+
+    def add_done_callback(self, node: Node, callback: Callable[[Node], object]) -> None:
+        """Call `callback(node)` once the node is done; at once if it already is."""
+        with self._lock:
+            if node.state < SUCCEEDED:
+                if node.callbacks is None:
+                    node.callbacks = [callback]
+                else:
+                    node.callbacks.append(callback)
+                return
+        _call_safely(callback, node)
+
+    def wait(self, node: Node, timeout: float | None = None) -> bool:
+        """Block until `node` is done or `timeout` seconds pass; True if it is done."""
+        if node.state >= SUCCEEDED:
+            return True
+        if self._pulled:
+            self._pull(node)
+            if node.state >= SUCCEEDED:
+                return True
+        done = threading.Lock()
+        done.acquire()
+        self.add_done_callback(node, lambda _node: done.release())
+        return done.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+
+    def suspend(self, node: Node, wanted: Sequence[Node] = ()) -> bool:
+        """Give back the slot of a running node that is about to wait on `wanted`.
+
+        This is how nesting never deadlocks: a task blocked in `fetch` frees its
+        slot for the tasks it waits on. The first wanted node that is ready runs
+        right here, on the waiting thread, as in TBB or Dagger: the work goes depth
+        first, and no thread is started only to wait. Then whatever else became
+        startable is launched, even when the caller is itself inside a launch (an
+        inline task that fetches). Returns False if the node was not running.
+        """
+        with self._lock:
+            if node.state != RUNNING or node in self._suspended:
+                return False
+            self._suspended.add(node)
+            self._plan.release(node)
+            here = None
+            if self._in_process and not self._pulled and not self._stopping:
+                for candidate in wanted:
+                    if candidate.engine is self and self._plan.take(candidate):
+                        here = candidate
+                        here.state = RUNNING
+                        here.attempts += 1
+                        self._running.add(here)
+                        break
+            startable = self._take_startable_locked()
+        if startable is not None:
+            self._launch(startable)
+        if here is not None:
+            self._start(here, on_this_thread=True)
+        return True
+
+    def resume(self, node: Node) -> None:
+        """Take a slot again for a node that `suspend` released, if it still runs."""
+        with self._lock:
+            if node in self._suspended:
+                self._suspended.discard(node)
+                self._plan.reacquire(node)
+
+    def cancel(self, nodes: Iterable[Node]) -> int:
+        """Cancel nodes that are not done yet, and everything downstream of them.
+
+        A queued node never starts; a running one's future is cancelled (which
+        stops a worker process) and its result, if it comes, is ignored. Returns
+        how many of `nodes` were cancelled by this call.
+        """
+        settled: list[Node] = []
+        count = 0
+        with self._lock:
+            for node in nodes:
+                if node.state < SUCCEEDED:
+                    self._settle_locked(node, CANCELLED, None, None, settled)
+                    count += 1
+            startable = self._take_startable_locked()
+        self._after(settled, (), startable)
+        return count
+
+    def cancel_all(self) -> None:
+        """Stop the run: start nothing more and cancel every node not done yet."""
+        settled: list[Node] = []
+        with self._lock:
+            self._stop_locked(None, CANCELLED, settled)
+            for node in list(self._running):
+                self._settle_locked(node, CANCELLED, None, None, settled)
+        self._after(settled, (), None)
+
+    def wait_all(self, timeout: float | None = None) -> bool:
+        """Block until every node added so far is done; True unless `timeout` passed."""
+        if self._pulled:
+            self._pull(None)
+        with self._lock:
+            if self._unfinished == 0:
+                return True
+            idle = threading.Lock()
+            idle.acquire()
+            self._idle_waiters.append(idle.release)
+        return idle.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+
+    def _wake_idle_waiters_locked(self) -> None:
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for release in waiters:
+            release()
+
+    @property
+    def unfinished(self) -> int:
+        return self._unfinished
+
+    def close(self) -> None:
+        """Tell the observer the job has finished. Call once, after `wait_all`."""
+        if self.observer is not None:
+            self.observer.job_finished(self)
+
+
+def _call_safely(callback: Callable[[Node], object], node: Node) -> None:
+    # A failing callback is the caller's bug, but it must not break the engine's
+    # bookkeeping for every other node: report it the way threads report theirs.
+    try:
+        callback(node)
+    except Exception as error:
+        import sys
+
+        sys.unraisablehook(_Unraisable(error, callback))  # type: ignore[arg-type]
+
+
+class _Unraisable:
+    def __init__(self, error: Exception, callback: object) -> None:
+        self.exc_type = type(error)
+        self.exc_value = error
+        self.exc_traceback = error.__traceback__
+        self.err_msg = "Exception in a forkjoin done-callback"
+        self.object = callback

@@ -1,0 +1,134 @@
+"""`Task`: the future `spawn` returns, and the error a failed or skipped task raises."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from forkjoin.errors import Cancelled
+from forkjoin.scheduler import CANCELLED, FAILED, SKIPPED, SUCCEEDED, Node, current_node
+
+__all__ = ["Task", "error_of", "wait_nodes"]
+
+
+class Task(Node):
+    """A unit of work started by `spawn`; future-like, in the manner of concurrent.futures.
+
+    Pass it to other spawns as an argument (also inside lists, tuples and dicts):
+    they start when it has succeeded, with its value in its place.
+    """
+
+    __slots__ = ()
+
+    def done(self) -> bool:
+        """True once the task succeeded, failed, was skipped or cancelled."""
+        return self.state >= SUCCEEDED
+
+    def cancelled(self) -> bool:
+        return self.state == CANCELLED
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The task's value; raises its error, or TimeoutError if not done in time."""
+        if self.state != SUCCEEDED:
+            if not wait_nodes([self], timeout):
+                raise TimeoutError(f"task {self.label} did not finish within {timeout} s")
+            if self.state != SUCCEEDED:
+                raise error_of(self)
+        return self.value
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The error `result()` would raise, or None if the task succeeded."""
+        if not wait_nodes([self], timeout):
+            raise TimeoutError(f"task {self.label} did not finish within {timeout} s")
+        return None if self.state == SUCCEEDED else error_of(self)
+
+    def cancel(self) -> bool:
+        """Cancel the task and everything downstream; False if it was already done.
+
+        A pending task never starts. A running one is stopped on the processes
+        executor; on threads it runs on, but its result is thrown away. Either way
+        `fetch` raises `Cancelled` at once.
+        """
+        engine = self.engine
+        return engine is not None and engine.cancel([self]) == 1
+
+    def add_done_callback(self, fn: Callable[[Task], object]) -> None:
+        """Call `fn(task)` once the task is done (at once if it is), from any thread."""
+        assert self.engine is not None
+        self.engine.add_done_callback(self, fn)  # type: ignore[arg-type]
+
+
+def wait_nodes(nodes: list[Node], timeout: float | None = None) -> bool:
+    """Wait until every node is done; True unless `timeout` seconds passed first.
+
+    A task that waits gives its slot back meanwhile, so tasks it waits on can run
+    even on a session with one worker.
+    """
+    pending = [node for node in nodes if node.state < SUCCEEDED]
+    if not pending:
+        return True
+    me = current_node()
+    suspended = me is not None and me.engine is not None and me.engine.suspend(me, pending)
+    try:
+        if timeout is None:
+            for node in pending:
+                node.engine.wait(node)  # type: ignore[union-attr]
+            return True
+        import time
+
+        deadline = time.monotonic() + timeout
+        return all(
+            node.engine.wait(node, deadline - time.monotonic())  # type: ignore[union-attr]
+            for node in pending
+        )
+    finally:
+        if suspended:
+            me.engine.resume(me)  # type: ignore[union-attr]
+
+
+def error_of(node: Node) -> BaseException:
+    """The error to raise for a node that did not succeed.
+
+    A failed node raises its own error. A node downstream of a failure raises a
+    copy of the root's error, so `except ValueError` works however far the failure
+    travelled, with a note that names the root and the chain. A cancelled node, or
+    one downstream of a cancellation, raises `Cancelled`.
+    """
+    if node.state == FAILED:
+        assert node.error is not None
+        return node.error
+    chain = [node]
+    while chain[-1].cause is not None and chain[-1].state != FAILED:
+        chain.append(chain[-1].cause)  # type: ignore[arg-type]
+    root = chain[-1]
+    path = " -> ".join(link.label for link in reversed(chain))
+    if node.state == CANCELLED or root.state == CANCELLED:
+        if root is node:
+            return Cancelled(f"task {node.label} was cancelled", task=node.label)
+        return Cancelled(
+            f"task {node.label} was cancelled because task {root.label} was ({path})",
+            task=node.label,
+        )
+    if node.state == SKIPPED and root.state != FAILED:
+        return Cancelled(f"task {node.label} was skipped: its run was stopped", task=node.label)
+    assert root.error is not None
+    error = _copy_error(root.error)
+    error.add_note(f"forkjoin: task {node.label} did not run because task {root.label} failed ({path})")
+    return error
+
+
+def _copy_error(error: BaseException) -> BaseException:
+    # A copy, so each downstream task's note stays its own; the root's error is its
+    # cause, so its traceback is printed too. An error that cannot be copied is
+    # raised itself.
+    try:
+        duplicate = copy.copy(error)
+    except Exception:
+        return error
+    if type(duplicate) is not type(error):
+        return error
+    duplicate.__notes__ = list(getattr(error, "__notes__", ()))
+    duplicate.__cause__ = error
+    duplicate.__traceback__ = None
+    return duplicate
