@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Literal, Protocol
 
-from forkjoin.errors import ForkjoinError, TaskTimeout
+from forkjoin.errors import TaskTimeout
 from forkjoin.scheduler._clock import SHARED_CLOCK, Clock
 from forkjoin.scheduler._node import (
     CANCELLED,
@@ -118,6 +118,9 @@ class Engine:
         self._suspended: set[Node] = set()
         self._backing_off: set[Node] = set()
         self._idle_waiters: list[Callable[[], object]] = []
+        # Threads waiting to pull: woken when a pulled engine gets ready work from
+        # another thread (a foreign need done, a retry after its backoff).
+        self._pullers: list[Callable[[], object]] = []
         self._stopping = False
         self._stop_state = SKIPPED
         self._first_failure: Node | None = None
@@ -142,6 +145,21 @@ class Engine:
 
     def add(self, node: Node, needs: Sequence[Node] = ()) -> Node:
         """Add a node that runs once every node in `needs` has succeeded."""
+        if not needs and not self._pulled:
+            # The hot path of `spawn`: a node that needs nothing, on a running engine.
+            with self._lock:
+                added = not self._stopping
+                if added:
+                    self._sequence += 1
+                    node.sequence = self._sequence
+                    node.engine = self
+                    self._unfinished += 1
+                    self._plan.push(node)
+                    startable = self._take_startable_locked()
+            if added:
+                if startable is not None:
+                    self._launch(startable)
+                return node
         self.add_all(((node, needs),))
         return node
 
@@ -199,6 +217,7 @@ class Engine:
                         self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
                     else:
                         self._plan.push(node)
+                        self._wake_pullers_locked()
             else:
                 state = CANCELLED if need.state == CANCELLED else SKIPPED
                 self._settle_locked(node, state, None, need, settled)
@@ -235,9 +254,8 @@ class Engine:
         """Run nodes on this thread, one at a time, until `until` is done.
 
         With `until` None, run everything that can start. A task waiting here pulls
-        only what `until` needs, so nothing unrelated piles onto its stack.
-        Raises ForkjoinError when `until` can never finish: what it needs waits,
-        up this very stack, on the task that waits for it.
+        only what `until` needs, so nothing unrelated piles onto its stack. Returns
+        early when nothing can start: what is left waits on other threads.
         """
         nested = self._is_running_here()
         while until is None or until.state < SUCCEEDED:
@@ -249,12 +267,7 @@ class Engine:
                 else:
                     node = self._plan.next_startable()
                 if node is None:
-                    if until is None or until.state >= SUCCEEDED:
-                        return
-                    raise ForkjoinError(
-                        f"deadlock: task {until.label} waits on tasks that wait, up the same "
-                        "inline stack, for the task that fetches it; use the threads executor"
-                    )
+                    return
                 node.state = RUNNING
                 node.attempts += 1
                 self._running.add(node)
@@ -281,17 +294,7 @@ class Engine:
     def _start(self, node: Node, *, on_this_thread: bool = False) -> None:
         if node.state != RUNNING:
             return  # cancelled between being taken and being started
-        attempt = node.attempts
-        args = node.args
-        kwargs = node.kwargs
-        if node.needs_resolving:
-            args = resolve(args)
-            kwargs = resolve(kwargs)
-        timeout = node.options.timeout
-        if timeout is not None:
-            node.timer = self.clock.call_later(timeout, partial(self._time_out, node, attempt))
-        if self.observer is not None:
-            self.observer.node_started(node)
+        attempt, args, kwargs = self._prepare(node)
         try:
             if on_this_thread:
                 self._run_here(node, attempt, args, kwargs)
@@ -311,21 +314,49 @@ class Engine:
         if node.state != RUNNING or node.attempts != attempt:
             future.cancel()
 
+    def _prepare(self, node: Node) -> tuple[int, tuple[Any, ...], Any]:
+        """What starting an attempt takes: its arguments' values, its alarm, the news."""
+        attempt = node.attempts
+        args = node.args
+        kwargs = node.kwargs
+        if node.needs_resolving:
+            args = resolve(args)
+            kwargs = resolve(kwargs)
+        timeout = node.options.timeout
+        if timeout is not None:
+            node.timer = self.clock.call_later(timeout, partial(self._time_out, node, attempt))
+        if self.observer is not None:
+            self.observer.node_started(node)
+        return attempt, args, kwargs
+
     def _run_here(self, node: Node, attempt: int, args: tuple[Any, ...], kwargs: Any) -> None:
-        # Runs on the executor's thread (or inline on the caller's).
+        """Run a node on this thread, then whatever its success made startable.
+
+        Runs on the executor's thread (or the caller's). Going on with the next
+        node here, rather than through the executor's queue, saves a hand-off
+        between threads per node: a chain runs on one thread without a pause.
+        Only at the bottom of a thread's stack, though: on the thread of a task
+        that waits, unrelated work could itself wait on that task, up its own
+        stack, forever.
+        """
         state = _thread
         previous = state.node
-        state.node = node
-        try:
-            value = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
-        except BaseException as error:
+        while True:
+            state.node = node
+            try:
+                value = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
+            except BaseException as error:
+                state.node = previous
+                self._complete(node, attempt, None, error)
+                if not isinstance(error, Exception):
+                    raise  # KeyboardInterrupt and SystemExit are the caller's, too
+                return
             state.node = previous
-            self._complete(node, attempt, None, error)
-            if not isinstance(error, Exception):
-                raise  # KeyboardInterrupt and SystemExit are the caller's, too
-            return
-        state.node = previous
-        self._complete(node, attempt, value, None)
+            following = self._complete(node, attempt, value, None, go_on_here=previous is None)
+            if following is None or following.state != RUNNING:
+                return
+            node = following
+            attempt, args, kwargs = self._prepare(node)
 
     def _remote_done(self, node: Node, attempt: int, future: Any) -> None:
         try:
@@ -337,12 +368,25 @@ class Engine:
 
     # -- finishing ---------------------------------------------------------------
 
-    def _complete(self, node: Node, attempt: int, value: Any, error: BaseException | None) -> None:
+    def _complete(
+        self,
+        node: Node,
+        attempt: int,
+        value: Any,
+        error: BaseException | None,
+        *,
+        go_on_here: bool = False,
+    ) -> Node | None:
+        """Record how an attempt ended, and start what that made startable.
+
+        With `go_on_here`, the best startable node is not launched but returned,
+        for the calling thread to run next.
+        """
         settled: list[Node] = []
         retried: list[tuple[Node, BaseException]] = []
         with self._lock:
             if node.state != RUNNING or node.attempts != attempt:
-                return  # the late end of an attempt that was cancelled or timed out
+                return None  # the late end of an attempt that was cancelled or timed out
             self._end_attempt_locked(node)
             if error is None:
                 # The hot path: inlined, no lists unless someone listens.
@@ -369,10 +413,16 @@ class Engine:
             else:
                 self._fail_locked(node, error, settled, retried)
             startable = self._take_startable_locked()
+        following = None
+        if go_on_here and startable is not None:
+            following = startable.pop(0)
+            if not startable:
+                startable = None
         if settled or retried:
             self._after(settled, retried, startable)
         elif startable is not None:
             self._launch(startable)
+        return following
 
     def _end_attempt_locked(self, node: Node) -> None:
         self._running.discard(node)
@@ -418,6 +468,7 @@ class Engine:
                 self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
             else:
                 self._plan.push(node)
+                self._wake_pullers_locked()
             startable = self._take_startable_locked()
         self._after(settled, (), startable)
 
@@ -524,13 +575,42 @@ class Engine:
         if node.state >= SUCCEEDED:
             return True
         if self._pulled:
-            self._pull(node)
-            if node.state >= SUCCEEDED:
-                return True
+            return self._pull_and_wait(node, timeout)
         done = threading.Lock()
         done.acquire()
         self.add_done_callback(node, lambda _node: done.release())
         return done.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+
+    def _pull_and_wait(self, until: Node | None, timeout: float | None) -> bool:
+        # A pulled engine runs nothing unless someone pulls: so pull, and sleep only
+        # until the awaited thing is done or new ready work arrives to be pulled.
+        deadline = None if timeout is None else self.clock.now() + timeout
+        while True:
+            self._pull(until)
+            wake = threading.Lock()
+            wake.acquire()
+            with self._lock:
+                finished = self._unfinished == 0 if until is None else until.state >= SUCCEEDED
+                if finished:
+                    return True
+                if len(self._plan) and not self._stopping:
+                    continue
+                self._pullers.append(wake.release)
+                if until is None:
+                    self._idle_waiters.append(wake.release)
+                elif until.callbacks is None:
+                    until.callbacks = [lambda _node: wake.release()]
+                else:
+                    until.callbacks.append(lambda _node: wake.release())
+            left = None if deadline is None else deadline - self.clock.now()
+            if left is not None and left <= 0:
+                return False
+            wake.acquire(timeout=-1 if left is None else left)
+
+    def _wake_pullers_locked(self) -> None:
+        pullers, self._pullers = self._pullers, []
+        for release in pullers:
+            _release_once(release)
 
     def suspend(self, node: Node, wanted: Sequence[Node] = ()) -> bool:
         """Give back the slot of a running node that is about to wait on `wanted`.
@@ -600,7 +680,7 @@ class Engine:
     def wait_all(self, timeout: float | None = None) -> bool:
         """Block until every node added so far is done; True unless `timeout` passed."""
         if self._pulled:
-            self._pull(None)
+            return self._pull_and_wait(None, timeout)
         with self._lock:
             if self._unfinished == 0:
                 return True
@@ -612,7 +692,7 @@ class Engine:
     def _wake_idle_waiters_locked(self) -> None:
         waiters, self._idle_waiters = self._idle_waiters, []
         for release in waiters:
-            release()
+            _release_once(release)
 
     @property
     def unfinished(self) -> int:
@@ -622,6 +702,14 @@ class Engine:
         """Tell the observer the job has finished. Call once, after `wait_all`."""
         if self.observer is not None:
             self.observer.job_finished(self)
+
+
+def _release_once(release: Callable[[], object]) -> None:
+    # A waiter may be woken by two causes (its node finished, new work arrived).
+    try:
+        release()
+    except RuntimeError:  # released already
+        pass
 
 
 def _call_safely(callback: Callable[[Node], object], node: Node) -> None:

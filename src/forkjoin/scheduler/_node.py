@@ -95,6 +95,7 @@ class Node:
         "options",
         "pool",
         "rank",
+        "reported",
         "sequence",
         "state",
         "timer",
@@ -129,6 +130,8 @@ class Node:
         self.value: Any = None
         self.error: BaseException | None = None
         self.cause: Node | None = None
+        # True once this node's failure reached a caller, who then owns it.
+        self.reported = False
         self.attempts = 0
         self.sequence = 0
         self.future: Any = None

@@ -56,10 +56,11 @@ def map(
     """Call `fn` on every item, in parallel, and return the results in item order.
 
     At most `parallelism` items run at once (and never more than the session
-    allows). Items start in order. With `on_failure="stop"` the first failure
-    cancels the items still pending or running, and the error raised is the one of
-    the lowest-indexed item that failed, so a rerun reports the same item. With
-    "continue" every item runs, and the result is one `Outcome` per item.
+    allows). Items start in order. With `on_failure="stop"` a failure cancels the
+    items after it, pending or running, and lets the ones before it (all started
+    already) finish: so the error raised is always the lowest-indexed failure, and
+    a rerun reports the same item. With "continue" every item runs, and the result
+    is one `Outcome` per item.
     """
     if on_failure not in ("stop", "continue"):
         raise ValueError(f"on_failure must be 'stop' or 'continue', not {on_failure!r}")
@@ -99,21 +100,27 @@ def map(
     if failed is None:
         failed = next((one for one in tasks if one.state != SUCCEEDED), None)
     if failed is not None:
+        for one in tasks:
+            one.reported = True  # the map's error reports all of its items
         raise error_of(failed)
     return [one.value for one in tasks]
 
 
 class _StopOnFailure:
-    """Cancels the rest of a map once one of its items has failed."""
+    """Cancels the items after a failed one; the items before it run on."""
 
-    __slots__ = ("stopped", "tasks")
+    __slots__ = ("index", "lowest_failure", "tasks")
 
     def __init__(self, tasks: list[Task]) -> None:
         self.tasks = tasks
-        self.stopped = False
+        self.index = {id(one): index for index, one in enumerate(tasks)}
+        self.lowest_failure = len(tasks)
 
     def __call__(self, node: Node) -> None:
-        if node.state == FAILED and not self.stopped:
-            self.stopped = True
+        if node.state != FAILED:
+            return
+        index = self.index[id(node)]
+        if index < self.lowest_failure:
+            self.lowest_failure = index
             assert node.engine is not None
-            node.engine.cancel([one for one in self.tasks if one.state < SUCCEEDED])
+            node.engine.cancel([one for one in self.tasks[index + 1 :] if one.state < SUCCEEDED])

@@ -47,8 +47,9 @@ class Session:
 
     `with Session(...)` makes it current: every spawn inside, also from nested
     tasks, goes to it. On exit it waits for every task spawned in it and raises an
-    `ExceptionGroup` of the root failures, if any; if the block itself raised, the
-    tasks still pending are cancelled first.
+    `ExceptionGroup` of the root failures that no `fetch`, `result` or `exception`
+    has reported yet, if any; if the block itself raised, the tasks still pending
+    are cancelled first.
 
     `executor` is "threads", "processes", "inline" or an executor object;
     `workers` sizes it (default: the CPU count). `max_concurrency` bounds how many
@@ -134,7 +135,11 @@ class Session:
             self.close(cancel=True)  # Ctrl-C while waiting: leave nothing running
             raise
         self.close()
-        failures = [node.error for node in self.engine.failures if node.error is not None]
+        failures = [
+            node.error
+            for node in self.engine.failures
+            if node.error is not None and not node.reported
+        ]
         if failures:
             count = f"{len(failures)} task{'s' if len(failures) != 1 else ''}"
             raise ExceptionGroup(f"{count} failed in the session", failures)  # type: ignore[type-var]

@@ -93,10 +93,12 @@ def error_of(node: Node) -> BaseException:
     A failed node raises its own error. A node downstream of a failure raises a
     copy of the root's error, so `except ValueError` works however far the failure
     travelled, with a note that names the root and the chain. A cancelled node, or
-    one downstream of a cancellation, raises `Cancelled`.
+    one downstream of a cancellation, raises `Cancelled`. The root failure counts
+    as reported: its session will not raise it again on exit.
     """
     if node.state == FAILED:
         assert node.error is not None
+        node.reported = True
         return node.error
     chain = [node]
     while chain[-1].cause is not None and chain[-1].state != FAILED:
@@ -113,6 +115,7 @@ def error_of(node: Node) -> BaseException:
     if node.state == SKIPPED and root.state != FAILED:
         return Cancelled(f"task {node.label} was skipped: its run was stopped", task=node.label)
     assert root.error is not None
+    root.reported = True
     error = _copy_error(root.error)
     error.add_note(f"forkjoin: task {node.label} did not run because task {root.label} failed ({path})")
     return error
