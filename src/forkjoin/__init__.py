@@ -1,10 +1,10 @@
 """forkjoin: run work as a graph, in parallel, and get faster with every run.
 
-    import forkjoin as fj
+import forkjoin as fj
 
-    p = fj.spawn(add1, 4)
-    q = fj.spawn(add2, p)          # waits for p, gets its value
-    fj.fetch(q)
+p = fj.spawn(add1, 4)
+q = fj.spawn(add2, p)          # waits for p, gets its value
+fj.fetch(q)
 """
 
 from forkjoin.errors import Cancelled, CycleError, ForkjoinError, TaskTimeout

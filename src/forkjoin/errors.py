@@ -76,7 +76,11 @@ class WorkerCrashed(ForkjoinError, RuntimeError):
     """
 
     def __init__(self, task: str, exitcode: int | None) -> None:
-        how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+        how = (
+            f"signal {-exitcode}"
+            if exitcode is not None and exitcode < 0
+            else f"exit code {exitcode}"
+        )
         super().__init__(f"the worker process running task {task} died ({how})")
         self.task = task
         self.exitcode = exitcode

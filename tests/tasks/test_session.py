@@ -155,7 +155,7 @@ def test_a_timeout_raises_task_timeout_promptly() -> None:
         with fj.options(timeout=0.2):
             task = fj.spawn(time.sleep, 5)
         began = time.monotonic()
-        with pytest.raises(TaskTimeout, match="sleep#1 timed out after 0.2 s") as caught:
+        with pytest.raises(TaskTimeout, match=r"sleep#1 timed out after 0\.2 s") as caught:
             fj.fetch(task)
         assert time.monotonic() - began < 2
         assert isinstance(caught.value, TimeoutError)

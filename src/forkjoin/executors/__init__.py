@@ -12,7 +12,14 @@ from forkjoin.executors._inline import InlineExecutor
 from forkjoin.executors._protocol import Executor, ExecutorFuture
 from forkjoin.executors._threads import ThreadExecutor
 
-__all__ = ["EXECUTOR_NAMES", "Executor", "ExecutorFuture", "InlineExecutor", "ThreadExecutor", "make_executor"]
+__all__ = [
+    "EXECUTOR_NAMES",
+    "Executor",
+    "ExecutorFuture",
+    "InlineExecutor",
+    "ThreadExecutor",
+    "make_executor",
+]
 
 EXECUTOR_NAMES = ("inline", "threads", "processes")
 

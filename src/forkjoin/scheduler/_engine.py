@@ -18,6 +18,7 @@ happen outside it, so a callback may spawn, fetch or cancel freely.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -100,7 +101,9 @@ class Engine:
         owner: object = None,
     ) -> None:
         if failure_mode not in ("fail_fast", "keep_going"):
-            raise ValueError(f"failure_mode must be 'fail_fast' or 'keep_going', not {failure_mode!r}")
+            raise ValueError(
+                f"failure_mode must be 'fail_fast' or 'keep_going', not {failure_mode!r}"
+            )
         self.executor = executor
         self.failure_mode: FailureMode = failure_mode
         self.estimator = estimator
@@ -214,7 +217,9 @@ class Engine:
                 node.waiting -= 1
                 if node.waiting == 0:
                     if self._stopping:
-                        self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
+                        self._settle_locked(
+                            node, self._stop_state, None, self._first_failure, settled
+                        )
                     else:
                         self._plan.push(node)
                         self._wake_pullers_locked()
@@ -286,7 +291,8 @@ class Engine:
                 found: dict[int, Node] = {}
                 find_nodes((node.args, node.kwargs), found)
                 stack.extend(
-                    need for need in reversed(found.values())
+                    need
+                    for need in reversed(found.values())
                     if need.engine is self and need.state < SUCCEEDED
                 )
         return None
@@ -392,7 +398,8 @@ class Engine:
                 # The hot path: inlined, no lists unless someone listens.
                 node.state = SUCCEEDED
                 node.value = value
-                node.args = node.kwargs = None
+                node.args = ()
+                node.kwargs = None
                 self._unfinished -= 1
                 dependents = node.dependents
                 if dependents is not None:
@@ -489,7 +496,12 @@ class Engine:
         self._after(settled, retried, startable)
 
     def _settle_locked(
-        self, node: Node, state: int, error: BaseException | None, cause: Node | None, settled: list[Node]
+        self,
+        node: Node,
+        state: int,
+        error: BaseException | None,
+        cause: Node | None,
+        settled: list[Node],
     ) -> None:
         """Give `node` its final state, and the same fate to everything downstream.
 
@@ -497,7 +509,9 @@ class Engine:
         node downstream keeps the need that failed as its `cause`, so the chain a
         failure travelled can be read back. Iterative: a chain may be long.
         """
-        stack: list[tuple[Node, int, BaseException | None, Node | None]] = [(node, state, error, cause)]
+        stack: list[tuple[Node, int, BaseException | None, Node | None]] = [
+            (node, state, error, cause)
+        ]
         while stack:
             node, state, error, cause = stack.pop()
             if node.state >= SUCCEEDED:
@@ -509,7 +523,8 @@ class Engine:
             node.state = state
             node.error = error
             node.cause = cause
-            node.args = node.kwargs = None
+            node.args = ()
+            node.kwargs = None
             self._unfinished -= 1
             if state == FAILED:
                 self.failures.append(node)
@@ -598,10 +613,12 @@ class Engine:
                 self._pullers.append(wake.release)
                 if until is None:
                     self._idle_waiters.append(wake.release)
-                elif until.callbacks is None:
-                    until.callbacks = [lambda _node: wake.release()]
                 else:
-                    until.callbacks.append(lambda _node: wake.release())
+                    woken = partial(_release_for, wake.release)
+                    if until.callbacks is None:
+                        until.callbacks = [woken]
+                    else:
+                        until.callbacks.append(woken)
             left = None if deadline is None else deadline - self.clock.now()
             if left is not None and left <= 0:
                 return False
@@ -706,10 +723,12 @@ class Engine:
 
 def _release_once(release: Callable[[], object]) -> None:
     # A waiter may be woken by two causes (its node finished, new work arrived).
-    try:
+    with contextlib.suppress(RuntimeError):  # released already
         release()
-    except RuntimeError:  # released already
-        pass
+
+
+def _release_for(release: Callable[[], object], _node: Node) -> None:
+    _release_once(release)
 
 
 def _call_safely(callback: Callable[[Node], object], node: Node) -> None:

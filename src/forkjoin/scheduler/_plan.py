@@ -9,6 +9,7 @@ lock around every call.
 from __future__ import annotations
 
 from heapq import heappop, heappush
+
 from forkjoin.scheduler._node import READY, Node
 
 __all__ = ["Plan", "Pool"]

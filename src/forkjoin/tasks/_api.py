@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from queue import Empty, SimpleQueue
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from forkjoin.scheduler import SUCCEEDED, Node, current_node, find_nodes, resolve
+from forkjoin.scheduler import SUCCEEDED, Node, find_nodes, resolve
 from forkjoin.tasks._session import ambient_options, current_session
-from forkjoin.tasks._task import Task, error_of, wait_nodes
+from forkjoin.tasks._task import Task, error_of, giving_slot_back, wait_nodes
 
 __all__ = ["TaskFunction", "as_completed", "fetch", "spawn", "task", "wait"]
 
@@ -78,16 +78,12 @@ def as_completed(tasks: Iterable[Task], timeout: float | None = None) -> Iterato
             continue
         except Empty:
             pass
-        me = current_node()
-        suspended = me is not None and me.engine is not None and me.engine.suspend(me)
+        left = None if deadline is None else max(deadline - time.monotonic(), 0)
         try:
-            left = None if deadline is None else max(deadline - time.monotonic(), 0)
-            one = finished.get(timeout=left)
+            with giving_slot_back(tasks):
+                one = finished.get(timeout=left)
         except Empty:
             raise TimeoutError(f"tasks still running after {timeout} s") from None
-        finally:
-            if suspended:
-                me.engine.resume(me)  # type: ignore[union-attr]
         yield one
 
 

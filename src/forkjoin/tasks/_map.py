@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Generic, Literal, TypeVar, overload
 
 from forkjoin.scheduler import FAILED, SUCCEEDED, Node, Pool, find_nodes
 from forkjoin.tasks._session import ambient_options, current_session

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from forkjoin.errors import Cancelled
 from forkjoin.scheduler import CANCELLED, FAILED, SKIPPED, SUCCEEDED, Node, current_node
 
-__all__ = ["Task", "error_of", "wait_nodes"]
+__all__ = ["Task", "error_of", "giving_slot_back", "wait_nodes"]
 
 
 class Task(Node):
@@ -62,29 +64,39 @@ class Task(Node):
 def wait_nodes(nodes: list[Node], timeout: float | None = None) -> bool:
     """Wait until every node is done; True unless `timeout` seconds passed first.
 
-    A task that waits gives its slot back meanwhile, so tasks it waits on can run
-    even on a session with one worker.
+    A task that waits gives its slot back meanwhile (see `giving_slot_back`).
     """
     pending = [node for node in nodes if node.state < SUCCEEDED]
     if not pending:
         return True
-    me = current_node()
-    suspended = me is not None and me.engine is not None and me.engine.suspend(me, pending)
-    try:
+    with giving_slot_back(pending):
         if timeout is None:
             for node in pending:
                 node.engine.wait(node)  # type: ignore[union-attr]
             return True
-        import time
-
         deadline = time.monotonic() + timeout
         return all(
             node.engine.wait(node, deadline - time.monotonic())  # type: ignore[union-attr]
             for node in pending
         )
+
+
+@contextmanager
+def giving_slot_back(wanted: Sequence[Node]) -> Iterator[None]:
+    """Around a wait inside a task: free its slot, so the tasks it waits on can run.
+
+    This is why nesting never deadlocks, even on a session with one worker; the
+    slot is taken back when the wait ends. Outside a task it does nothing.
+    """
+    me = current_node()
+    engine = me.engine if me is not None else None
+    if me is None or engine is None or not engine.suspend(me, wanted):
+        yield
+        return
+    try:
+        yield
     finally:
-        if suspended:
-            me.engine.resume(me)  # type: ignore[union-attr]
+        engine.resume(me)
 
 
 def error_of(node: Node) -> BaseException:
@@ -102,7 +114,7 @@ def error_of(node: Node) -> BaseException:
         return node.error
     chain = [node]
     while chain[-1].cause is not None and chain[-1].state != FAILED:
-        chain.append(chain[-1].cause)  # type: ignore[arg-type]
+        chain.append(chain[-1].cause)
     root = chain[-1]
     path = " -> ".join(link.label for link in reversed(chain))
     if node.state == CANCELLED or root.state == CANCELLED:
@@ -117,7 +129,9 @@ def error_of(node: Node) -> BaseException:
     assert root.error is not None
     root.reported = True
     error = _copy_error(root.error)
-    error.add_note(f"forkjoin: task {node.label} did not run because task {root.label} failed ({path})")
+    error.add_note(
+        f"forkjoin: task {node.label} did not run because task {root.label} failed ({path})"
+    )
     return error
 
 
