@@ -11,20 +11,14 @@ with cloudpickle, so lambdas and closures work.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import faulthandler
 import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import pickle
-import select
-import signal
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
@@ -34,8 +28,9 @@ from typing import Any, Final
 import cloudpickle
 
 from forkjoin.errors import Cancelled, WorkerCrashed
+from forkjoin.executors._process_worker import task_name, worker_main
 
-__all__ = ["ProcessExecutor", "ProcessFuture"]
+__all__ = ["ProcessExecutor", "ProcessFuture", "kill_all_workers"]
 
 _log = logging.getLogger(__name__)
 
@@ -198,7 +193,7 @@ class ProcessExecutor:
         A call that cannot be pickled gives a future failed with TypeError. Raises
         RuntimeError after `shutdown()`.
         """
-        future = ProcessFuture(self, _task_name(fn))
+        future = ProcessFuture(self, task_name(fn))
         try:
             future._payload = cloudpickle.dumps((fn, args, kwargs))
         except Exception as error:
@@ -328,7 +323,7 @@ class ProcessExecutor:
         # Not a daemon: a daemonic process may not start processes, and a task may
         # use forkjoin (or multiprocessing) itself.
         name = f"forkjoin-worker-{next(self._names)}"
-        process = _CONTEXT.Process(target=_worker_main, args=(child_end, os.getpid()), name=name)
+        process = _CONTEXT.Process(target=worker_main, args=(child_end, os.getpid()), name=name)
         process.start()
         child_end.close()  # so the parent sees EOF when the worker dies
         return _Worker(process, parent_end)
@@ -422,16 +417,6 @@ def _wait_all(sentinels: Iterable[int], seconds: float) -> None:
         remaining.difference_update(multiprocessing.connection.wait(list(remaining), left))
 
 
-def _task_name(fn: Callable[..., Any]) -> str:
-    return str(getattr(fn, "__qualname__", None) or type(fn).__qualname__)
-
-
-def _type_name(value: object) -> str:
-    kind = type(value)
-    module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
-    return module + kind.__qualname__
-
-
 class _RemoteTraceback(Exception):
     """Set as the `__cause__` of an exception from a worker: its traceback over there."""
 
@@ -453,100 +438,13 @@ def _unpickle_outcome(data: bytes, task: str) -> tuple[Any, BaseException | None
     return None, value
 
 
-# -- inside the worker process ----------------------------------------------------------
-
-
-def _worker_main(connection: Connection, parent_pid: int) -> None:
-    """Run the calls sent down `connection` until it closes: the life of a worker."""
-    # The parent decides when a worker stops; a Ctrl-C reaches the whole process group,
-    # and the parent may still want the calls that are running.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    faulthandler.enable()
-    _exit_with_parent(parent_pid)
-    try:
-        while True:
-            try:
-                payload = connection.recv_bytes()
-                outcome = _run_call(payload)
-                del payload
-                connection.send_bytes(outcome)
-            except (EOFError, OSError):
-                return  # the parent closed the pipe, or is gone
-    finally:
-        _kill_all_workers()  # of executors that a task started here and left running
-
-
-def _run_call(payload: bytes) -> bytes:
-    """Run one pickled call; return (True, value, None) or (False, error, traceback) pickled."""
-    task = "?"
-    try:
-        fn, args, kwargs = cloudpickle.loads(payload)
-        task = _task_name(fn)
-        value = fn(*args, **kwargs)
-    except BaseException as error:
-        return _pickle_error(error, task)
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()  # so a task's prints are not lost if the worker is killed
-    try:
-        return bytes(cloudpickle.dumps((True, value, None)))
-    except Exception as error:
-        failure = TypeError(
-            f"task {task} returned a {_type_name(value)}, which cannot be pickled to leave "
-            f"its worker process: {error}"
-        )
-        failure.__cause__ = error
-        return _pickle_error(failure, task)
-
-
-def _pickle_error(error: BaseException, task: str) -> bytes:
-    text = "".join(traceback.format_exception(error))
-    try:
-        data = bytes(cloudpickle.dumps((False, error, text)))
-        # An exception whose __init__ wants other arguments than its args pickles but
-        # cannot be rebuilt; find that out here, where it can still be reported.
-        pickle.loads(data)
-    except Exception as pickling_error:
-        substitute = TypeError(
-            f"task {task} raised {_type_name(error)}: {error}, which cannot be pickled to "
-            f"leave its worker process ({pickling_error!r})"
-        )
-        return bytes(cloudpickle.dumps((False, substitute, text)))
-    return data
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Start a thread that ends this worker when the executor's process ends, even mid-call.
-
-    The forkserver, this worker's parent, cannot do it: it lives on as long as any of its
-    children does.
-    """
-    try:
-        parent = os.pidfd_open(parent_pid) if sys.platform == "linux" else None
-    except ProcessLookupError:
-        os._exit(1)
-    threading.Thread(
-        target=_watch_parent, args=(parent_pid, parent), name="forkjoin-parent-watch", daemon=True
-    ).start()
-
-
-def _watch_parent(parent_pid: int, parent: int | None) -> None:
-    if parent is not None:
-        select.select([parent], [], [])  # a pidfd turns readable when its process exits
-    else:
-        while os.getppid() == parent_pid:  # spawned, so the parent is the executor's
-            time.sleep(1.0)
-    os._exit(1)
-
-
 # -- at exit ------------------------------------------------------------------------------
 
 _registry_lock = threading.Lock()
 _live_executors: set[ProcessExecutor] = set()
 
 
-def _kill_all_workers() -> None:
+def kill_all_workers() -> None:
     """Kill the workers of every executor of this process that was not shut down."""
     with _registry_lock:
         executors = list(_live_executors)
@@ -556,4 +454,4 @@ def _kill_all_workers() -> None:
 
 # Registered after multiprocessing's own exit hook, so it runs before that hook joins
 # the (non-daemon) workers, which would otherwise wait forever for their pipes to close.
-atexit.register(_kill_all_workers)
+atexit.register(kill_all_workers)
