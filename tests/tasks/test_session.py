@@ -105,7 +105,9 @@ def test_fail_fast_skips_what_has_not_started_and_names_the_failure() -> None:
     assert later.status == "skipped"
     with pytest.raises(ValueError, match="boom") as caught:
         later.result()
-    assert "did not run because task boom#1 failed" in caught.value.__notes__[-1]
+    assert caught.value.__notes__[-1] == (
+        "forkjoin: task add1#2 did not run because the run stopped after task boom#1 failed"
+    )
 
 
 def test_backoff_retries_on_the_inline_executor_too() -> None:

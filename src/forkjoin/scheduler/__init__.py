@@ -5,7 +5,7 @@ shells, pytest, SQLite or any executor module (DESIGN.md, "Layers").
 """
 
 from forkjoin.scheduler._clock import SHARED_CLOCK, Clock, MonotonicClock, TimerHandle
-from forkjoin.scheduler._engine import Engine, Estimator, FailureMode, Observer, current_node
+from forkjoin.scheduler._engine import Engine, FailureMode, current_node
 from forkjoin.scheduler._node import (
     CANCELLED,
     DEFAULT_OPTIONS,
@@ -19,6 +19,7 @@ from forkjoin.scheduler._node import (
     Node,
     Options,
 )
+from forkjoin.scheduler._observe import Estimator, Observer
 from forkjoin.scheduler._plan import Plan, Pool
 from forkjoin.scheduler._resolve import find_nodes, resolve
 

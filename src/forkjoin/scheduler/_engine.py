@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from forkjoin.errors import TaskTimeout
 from forkjoin.scheduler._clock import SHARED_CLOCK, Clock
@@ -36,37 +37,13 @@ from forkjoin.scheduler._node import (
     SUCCEEDED,
     Node,
 )
+from forkjoin.scheduler._observe import Estimator, Notifier, Observer, report_unraisable
 from forkjoin.scheduler._plan import Plan
 from forkjoin.scheduler._resolve import find_nodes, resolve
 
 __all__ = ["Engine", "Estimator", "FailureMode", "Observer", "current_node"]
 
 FailureMode = Literal["fail_fast", "keep_going"]
-
-
-class Observer(Protocol):
-    """Told what happens in a run; the progress display and telemetry are observers.
-
-    Calls come from any thread, never under the engine's lock, and in order for any
-    one node: started (once per attempt), retried, then finished once in its final
-    state. A node that never started gets only `node_finished` (skipped, cancelled).
-    """
-
-    def job_started(self, engine: Engine) -> None: ...
-
-    def node_started(self, node: Node) -> None: ...
-
-    def node_retried(self, node: Node, error: BaseException) -> None: ...
-
-    def node_finished(self, node: Node) -> None: ...
-
-    def job_finished(self, engine: Engine) -> None: ...
-
-
-class Estimator(Protocol):
-    """Expected seconds for a node key, from history; never raises."""
-
-    def estimate(self, key: str) -> float: ...
 
 
 class _ThreadState(threading.local):
@@ -128,8 +105,9 @@ class Engine:
         self._stop_state = SKIPPED
         self._first_failure: Node | None = None
         self.failures: list[Node] = []
-        if observer is not None:
-            observer.job_started(self)
+        self._notifier = None if observer is None else Notifier(observer)
+        if self._notifier is not None:
+            self._notifier.job_started(self)
 
     @property
     def max_concurrency(self) -> int:
@@ -168,6 +146,8 @@ class Engine:
 
     def add_all(self, nodes: Iterable[tuple[Node, Sequence[Node]]]) -> None:
         """Add many nodes under one lock hold, each after the nodes it needs."""
+        nodes = list(nodes)
+        _check_needs_were_added(nodes)
         settled: list[Node] = []
         foreign: list[tuple[Node, Node]] = []
         with self._lock:
@@ -197,7 +177,7 @@ class Engine:
                     state = CANCELLED if failed_need.state == CANCELLED else SKIPPED
                     self._settle_locked(node, state, None, failed_need, settled)
                 elif self._stopping:
-                    self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
+                    self._settle_locked(node, self._stop_state, None, None, settled)
                 elif node.waiting == 0:
                     plan.push(node)
             startable = self._take_startable_locked()
@@ -217,9 +197,7 @@ class Engine:
                 node.waiting -= 1
                 if node.waiting == 0:
                     if self._stopping:
-                        self._settle_locked(
-                            node, self._stop_state, None, self._first_failure, settled
-                        )
+                        self._settle_locked(node, self._stop_state, None, None, settled)
                     else:
                         self._plan.push(node)
                         self._wake_pullers_locked()
@@ -298,31 +276,45 @@ class Engine:
         return None
 
     def _start(self, node: Node, *, on_this_thread: bool = False) -> None:
-        if node.state != RUNNING:
+        prepared = self._prepare(node)
+        if prepared is None:
             return  # cancelled between being taken and being started
-        attempt, args, kwargs = self._prepare(node)
+        attempt, args, kwargs = prepared
         try:
             if on_this_thread:
                 self._run_here(node, attempt, args, kwargs)
-                return
-            if self._in_process:
-                future = self.executor.submit(self._run_here, node, attempt, args, kwargs)
+            elif self._in_process:
+                # No future kept: a thread cannot be stopped, and `_run_here` skips
+                # an attempt that was cancelled while it queued.
+                self.executor.submit(self._run_here, node, attempt, args, kwargs)
             else:
-                future = self.executor.submit(node.fn, *args, **(kwargs or {}))
-                future.add_done_callback(partial(self._remote_done, node, attempt))
+                self._submit_remote(node, attempt, args, kwargs)
         except BaseException as error:  # a shut-down executor, an unpicklable call
             self._complete(node, attempt, None, error)
             if not isinstance(error, Exception):
                 raise
-            return
-        node.future = future
-        # A cancel that came between submit and here found no future to stop.
-        if node.state != RUNNING or node.attempts != attempt:
-            future.cancel()
 
-    def _prepare(self, node: Node) -> tuple[int, tuple[Any, ...], Any]:
-        """What starting an attempt takes: its arguments' values, its alarm, the news."""
+    def _submit_remote(self, node: Node, attempt: int, args: tuple[Any, ...], kwargs: Any) -> None:
+        future = self.executor.submit(node.fn, *args, **(kwargs or {}))
+        with self._lock:
+            current = node.state == RUNNING and node.attempts == attempt
+            if current:
+                node.future = future
+        if not current:
+            future.cancel()  # cancelled or timed out while being submitted
+        # Last: the callback may run at once, and start a retry with its own future.
+        future.add_done_callback(partial(self._remote_done, node, attempt))
+
+    def _prepare(self, node: Node) -> tuple[int, tuple[Any, ...], Any] | None:
+        """What starting an attempt takes: its arguments' values, its alarm, the news.
+
+        None if the node stopped running before it could start.
+        """
         attempt = node.attempts
+        if node.state != RUNNING:
+            return None
+        if self._notifier is not None and not self._notifier.started(node, attempt):
+            return None
         args = node.args
         kwargs = node.kwargs
         if node.needs_resolving:
@@ -331,8 +323,6 @@ class Engine:
         timeout = node.options.timeout
         if timeout is not None:
             node.timer = self.clock.call_later(timeout, partial(self._time_out, node, attempt))
-        if self.observer is not None:
-            self.observer.node_started(node)
         return attempt, args, kwargs
 
     def _run_here(self, node: Node, attempt: int, args: tuple[Any, ...], kwargs: Any) -> None:
@@ -345,6 +335,8 @@ class Engine:
         that waits, unrelated work could itself wait on that task, up its own
         stack, forever.
         """
+        if node.state != RUNNING or node.attempts != attempt:
+            return  # cancelled or timed out while it queued for a thread
         state = _thread
         previous = state.node
         while True:
@@ -362,7 +354,10 @@ class Engine:
             if following is None or following.state != RUNNING:
                 return
             node = following
-            attempt, args, kwargs = self._prepare(node)
+            prepared = self._prepare(node)
+            if prepared is None:
+                return
+            attempt, args, kwargs = prepared
 
     def _remote_done(self, node: Node, attempt: int, future: Any) -> None:
         try:
@@ -398,6 +393,7 @@ class Engine:
                 # The hot path: inlined, no lists unless someone listens.
                 node.state = SUCCEEDED
                 node.value = value
+                node.error = None  # of an earlier attempt
                 node.args = ()
                 node.kwargs = None
                 self._unfinished -= 1
@@ -409,11 +405,11 @@ class Engine:
                         if dependent.waiting == 0 and dependent.state == PENDING:
                             if self._stopping:
                                 self._settle_locked(
-                                    dependent, self._stop_state, None, self._first_failure, settled
+                                    dependent, self._stop_state, None, None, settled
                                 )
                             else:
                                 self._plan.push(dependent)
-                if node.callbacks is not None or self.observer is not None:
+                if node.callbacks is not None or self._notifier is not None:
                     settled.append(node)
                 if self._unfinished == 0 and self._idle_waiters:
                     self._wake_idle_waiters_locked()
@@ -448,17 +444,18 @@ class Engine:
         settled: list[Node],
         retried: list[tuple[Node, BaseException]],
     ) -> None:
-        options = node.options
-        if node.attempts <= options.retries and not self._stopping:
-            node.state = PENDING
+        # The caller has ended the attempt and given its slot back: the node runs no
+        # more, so settling it below must not give the slot back a second time.
+        node.state = PENDING
+        if node.attempts <= node.options.retries and not self._stopping:
+            # Queued again only in `_after`, once the observer has heard of the retry.
+            node.error = error
+            self._backing_off.add(node)
             retried.append((node, error))
-            delay = options.backoff * 2 ** (node.attempts - 1)
-            if delay > 0:
-                self._backing_off.add(node)
-                self.clock.call_later(delay, partial(self._retry, node))
-            else:
-                self._plan.push(node)
             return
+        self._record_failure_locked(node, error, settled)
+
+    def _record_failure_locked(self, node: Node, error: BaseException, settled: list[Node]) -> None:
         if not any(note.startswith("forkjoin: task ") for note in getattr(error, "__notes__", ())):
             error.add_note(f"forkjoin: task {node.label} failed")
         self._settle_locked(node, FAILED, error, None, settled)
@@ -472,7 +469,7 @@ class Engine:
             if node.state != PENDING:
                 return  # settled while backing off
             if self._stopping:
-                self._settle_locked(node, self._stop_state, None, self._first_failure, settled)
+                self._settle_locked(node, self._stop_state, None, None, settled)
             else:
                 self._plan.push(node)
                 self._wake_pullers_locked()
@@ -537,15 +534,19 @@ class Engine:
         if self._unfinished == 0 and self._idle_waiters:
             self._wake_idle_waiters_locked()
 
-    def _stop_locked(self, cause: Node | None, state: int, settled: list[Node]) -> None:
+    def _stop_locked(self, first_failure: Node | None, state: int, settled: list[Node]) -> None:
+        """Start nothing more; settle what waits to start, `state` without a cause."""
         self._stopping = True
         self._stop_state = state
         if self._first_failure is None:
-            self._first_failure = cause
-        for node in self._plan.drain():
-            self._settle_locked(node, state, None, cause, settled)
-        for node in list(self._backing_off):
-            self._settle_locked(node, state, None, cause, settled)
+            self._first_failure = first_failure
+        # A node queued or backing off for a retry has failed already: it fails
+        # with its own error, unless the whole run is cancelled.
+        for node in [*self._plan.drain(), *self._backing_off]:
+            if state == CANCELLED or node.error is None:
+                self._settle_locked(node, state, None, None, settled)
+            else:
+                self._record_failure_locked(node, node.error, settled)
 
     def _after(
         self,
@@ -553,8 +554,8 @@ class Engine:
         retried: Iterable[tuple[Node, BaseException]],
         startable: list[Node] | None,
     ) -> None:
-        """What follows a state change, outside the lock: stop, tell, start."""
-        observer = self.observer
+        """What follows a state change, outside the lock: stop, tell, retry, start."""
+        notifier = self._notifier
         for node in settled:
             future = node.future
             if node.state == CANCELLED and future is not None:
@@ -564,13 +565,18 @@ class Engine:
                 node.callbacks = None
                 for callback in callbacks:
                     _call_safely(callback, node)
-            if observer is not None:
-                observer.node_finished(node)
-        if observer is not None:
-            for node, error in retried:
-                observer.node_retried(node, error)
+            if notifier is not None:
+                notifier.finished(node)
         if startable is not None:
-            self._launch(startable)
+            self._launch(startable)  # taken before any retry below was queued
+        for node, error in retried:
+            if notifier is not None:
+                notifier.retried(node, error)
+            delay = node.options.backoff * 2 ** (node.attempts - 1)
+            if delay > 0:
+                self.clock.call_later(delay, partial(self._retry, node))
+            else:
+                self._retry(node)
 
     # -- waiting, cancelling -----------------------------------------------------
 
@@ -599,7 +605,7 @@ class Engine:
     def _pull_and_wait(self, until: Node | None, timeout: float | None) -> bool:
         # A pulled engine runs nothing unless someone pulls: so pull, and sleep only
         # until the awaited thing is done or new ready work arrives to be pulled.
-        deadline = None if timeout is None else self.clock.now() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._pull(until)
             wake = threading.Lock()
@@ -619,7 +625,7 @@ class Engine:
                         until.callbacks = [woken]
                     else:
                         until.callbacks.append(woken)
-            left = None if deadline is None else deadline - self.clock.now()
+            left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return False
             wake.acquire(timeout=-1 if left is None else left)
@@ -672,13 +678,15 @@ class Engine:
 
         A queued node never starts; a running one's future is cancelled (which
         stops a worker process) and its result, if it comes, is ignored. Returns
-        how many of `nodes` were cancelled by this call.
+        how many of `nodes` were cancelled by this call. A node not added to this
+        engine (not yet, or to another) is left alone: settling it here would
+        count it off this engine's unfinished work, which it never was.
         """
         settled: list[Node] = []
         count = 0
         with self._lock:
             for node in nodes:
-                if node.state < SUCCEEDED:
+                if node.engine is self and node.state < SUCCEEDED:
                     self._settle_locked(node, CANCELLED, None, None, settled)
                     count += 1
             startable = self._take_startable_locked()
@@ -717,8 +725,18 @@ class Engine:
 
     def close(self) -> None:
         """Tell the observer the job has finished. Call once, after `wait_all`."""
-        if self.observer is not None:
-            self.observer.job_finished(self)
+        if self._notifier is not None:
+            self._notifier.job_finished(self)
+
+
+def _check_needs_were_added(nodes: list[tuple[Node, Sequence[Node]]]) -> None:
+    """Raise ValueError, before anything is counted, for a need that was never added."""
+    earlier: set[int] = set()
+    for node, needs in nodes:
+        for need in needs:
+            if need.engine is None and id(need) not in earlier:
+                raise ValueError(f"{node!r} needs {need!r}, which was never added to an engine")
+        earlier.add(id(node))
 
 
 def _release_once(release: Callable[[], object]) -> None:
@@ -737,15 +755,4 @@ def _call_safely(callback: Callable[[Node], object], node: Node) -> None:
     try:
         callback(node)
     except Exception as error:
-        import sys
-
-        sys.unraisablehook(_Unraisable(error, callback))  # type: ignore[arg-type]
-
-
-class _Unraisable:
-    def __init__(self, error: Exception, callback: object) -> None:
-        self.exc_type = type(error)
-        self.exc_value = error
-        self.exc_traceback = error.__traceback__
-        self.err_msg = "Exception in a forkjoin done-callback"
-        self.object = callback
+        report_unraisable(error, callback, "Exception in a forkjoin done-callback")

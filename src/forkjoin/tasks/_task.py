@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from forkjoin.errors import Cancelled
-from forkjoin.scheduler import CANCELLED, FAILED, SKIPPED, SUCCEEDED, Node, current_node
+from forkjoin.scheduler import CANCELLED, FAILED, SUCCEEDED, Node, current_node
 
 __all__ = ["Task", "error_of", "giving_slot_back", "wait_nodes"]
 
@@ -124,14 +124,20 @@ def error_of(node: Node) -> BaseException:
             f"task {node.label} was cancelled because task {root.label} was ({path})",
             task=node.label,
         )
-    if node.state == SKIPPED and root.state != FAILED:
-        return Cancelled(f"task {node.label} was skipped: its run was stopped", task=node.label)
+    if root.state == FAILED:
+        reason = f"task {root.label} failed ({path})"
+    else:  # skipped without a cause: the run stopped, fail_fast, after another failure
+        first = root.engine.first_failure if root.engine is not None else None
+        if first is None or first.error is None:
+            return Cancelled(f"task {node.label} did not run: its run was stopped", task=node.label)
+        reason = f"the run stopped after task {first.label} failed"
+        if root is not node:
+            reason += f" (it stopped {path})"
+        root = first
     assert root.error is not None
     root.reported = True
     error = _copy_error(root.error)
-    error.add_note(
-        f"forkjoin: task {node.label} did not run because task {root.label} failed ({path})"
-    )
+    error.add_note(f"forkjoin: task {node.label} did not run because {reason}")
     return error
 
 

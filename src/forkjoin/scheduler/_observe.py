@@ -1,0 +1,102 @@
+"""What the engine is told and tells: the estimator it asks, the observer it informs."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from forkjoin.scheduler._node import RUNNING, Node
+
+if TYPE_CHECKING:
+    from forkjoin.scheduler._engine import Engine
+
+__all__ = ["Estimator", "Notifier", "Observer", "report_unraisable"]
+
+
+class Estimator(Protocol):
+    """Expected seconds for a node key, from history; never raises."""
+
+    def estimate(self, key: str) -> float: ...
+
+
+class Observer(Protocol):
+    """Told what happens in a run; the progress display and telemetry are observers.
+
+    Calls come one at a time (never two at once, even from many threads), never
+    under the engine's lock, and in order for any one node: started (once per
+    attempt), retried, then finished once in its final state. A node that never
+    started gets only `node_finished` (skipped, cancelled). An observer that raises
+    is reported and ignored: it cannot break the run it watches.
+    """
+
+    def job_started(self, engine: Engine) -> None: ...
+
+    def node_started(self, node: Node) -> None: ...
+
+    def node_retried(self, node: Node, error: BaseException) -> None: ...
+
+    def node_finished(self, node: Node) -> None: ...
+
+    def job_finished(self, engine: Engine) -> None: ...
+
+
+class Notifier:
+    """Calls an observer one call at a time, and survives an observer that raises.
+
+    Reentrant, so an observer may spawn work whose news comes back on its thread.
+    """
+
+    __slots__ = ("_lock", "observer")
+
+    def __init__(self, observer: Observer) -> None:
+        self.observer = observer
+        self._lock = threading.RLock()
+
+    def started(self, node: Node, attempt: int) -> bool:
+        """Tell of an attempt's start, unless it already ended; False if it did."""
+        with self._lock:
+            # Checked under this lock: an attempt cancelled meanwhile has been told
+            # finished already, and must not be told started after it.
+            if node.state != RUNNING or node.attempts != attempt:
+                return False
+            self._tell(self.observer.node_started, node)
+            return True
+
+    def retried(self, node: Node, error: BaseException) -> None:
+        with self._lock:
+            self._tell(self.observer.node_retried, node, error)
+
+    def finished(self, node: Node) -> None:
+        with self._lock:
+            self._tell(self.observer.node_finished, node)
+
+    def job_started(self, engine: Engine) -> None:
+        with self._lock:
+            self._tell(self.observer.job_started, engine)
+
+    def job_finished(self, engine: Engine) -> None:
+        with self._lock:
+            self._tell(self.observer.job_finished, engine)
+
+    @staticmethod
+    def _tell(method: Callable[..., object], *args: Any) -> None:
+        try:
+            method(*args)
+        except Exception as error:
+            report_unraisable(error, method, "Exception in a forkjoin observer")
+
+
+def report_unraisable(error: BaseException, source: object, message: str) -> None:
+    """Report an error nobody can catch, the way Python reports a thread's."""
+    sys.unraisablehook(_Unraisable(error, source, message))  # type: ignore[arg-type]
+
+
+class _Unraisable:
+    def __init__(self, error: BaseException, source: object, message: str) -> None:
+        self.exc_type = type(error)
+        self.exc_value = error
+        self.exc_traceback = error.__traceback__
+        self.err_msg = message
+        self.object = source
