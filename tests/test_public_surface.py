@@ -63,12 +63,27 @@ def test_errors_subclass_the_builtins_they_mean() -> None:
     assert error.path == ["a", "b", "a"]
 
 
+def loaded_after(statement: str, modules: tuple[str, ...]) -> list[str]:
+    code = f"import sys; {statement}; print(sorted(m for m in {modules!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return eval(out.stdout)  # type: ignore[no-any-return]
+
+
 def test_importing_forkjoin_stays_light() -> None:
     """Heavy libraries load only when asked for: the CLI must start fast."""
-    code = (
-        "import sys, forkjoin; "
-        "print(sorted(m for m in ('cloudpickle', 'multiprocessing', 'dask', 'click') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    heavy = ("cloudpickle", "multiprocessing", "dask", "click", "forkjoin.scheduler")
+    assert loaded_after("import forkjoin", heavy) == []
+    assert loaded_after("import forkjoin; forkjoin.spawn", heavy) == ["forkjoin.scheduler"]
+
+
+def test_the_cli_does_not_load_the_engine_to_show_its_help() -> None:
+    modules = ("forkjoin.scheduler", "forkjoin.tasks", "cloudpickle")
+    assert loaded_after("import forkjoin.cli", modules) == []
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'spwan'"):
+        forkjoin.spwan  # noqa: B018
+    assert "spawn" in dir(forkjoin)
