@@ -42,15 +42,7 @@ class Graph(Generic[K]):
     `find_cycle` reports it, and every ordering raises it as a `CycleError`.
     """
 
-    __slots__ = (
-        "_dep_flat",
-        "_dep_start",
-        "_index",
-        "_need_flat",
-        "_need_start",
-        "_nodes",
-        "_order",
-    )
+    __slots__ = ("_index", "_need_flat", "_need_start", "_nodes", "_order", "_reverse")
 
     def __init__(self, needs: Mapping[K, Iterable[K]]) -> None:
         # Every pass runs in C (map, chain, accumulate): a Python loop per node would
@@ -58,20 +50,19 @@ class Graph(Generic[K]):
         nodes: list[K] = list(needs)
         keys = len(nodes)
         index: dict[K, int] = dict(zip(nodes, range(keys), strict=True))
-        given: list[Iterable[K]] = list(needs.values())
+        given = cast("list[Sequence[K]]", list(needs.values()))
         if not set(map(type, given)) <= {list, tuple}:
             for node, named in zip(nodes, given, strict=True):
                 if isinstance(named, str | bytes):
                     raise TypeError(f"the needs of {node!r} must be a collection, not {named!r}")
             given = [named if isinstance(named, list | tuple) else list(named) for named in given]
-        sized = cast("list[Sequence[K]]", given)
-        lengths = list(map(len, sized))
-        flat = array("q", map(index.get, chain.from_iterable(sized), repeat(-1)))
+        lengths = list(map(len, given))
+        flat = array("q", map(index.get, chain.from_iterable(given), repeat(-1)))
         if -1 in flat:  # nodes only named as needs take the next indices, first named first
-            for name in filterfalse(index.__contains__, chain.from_iterable(sized)):
+            for name in filterfalse(index.__contains__, chain.from_iterable(given)):
                 index[name] = len(nodes)
                 nodes.append(name)
-            flat = array("q", map(index.__getitem__, chain.from_iterable(sized)))
+            flat = array("q", map(index.__getitem__, chain.from_iterable(given)))
         start = array("q", accumulate(lengths, initial=0))
         distinct = list(map(len, map(set, map(flat.__getitem__, map(slice, start, start[1:])))))
         if distinct != lengths:  # a node names a need twice: keep its first place only
@@ -87,16 +78,12 @@ class Graph(Generic[K]):
         self._index = index
         self._need_start = start
         self._need_flat = flat
-        self._dep_start: array[int] | None = None
-        self._dep_flat: array[int] | None = None
+        self._reverse: tuple[array[int], array[int]] | None = None  # dependents, when asked
         self._order: array[int] | None = None
 
     @property
     def nodes(self) -> list[K]:
-        """Every node in insertion order, keys first, then nodes only named as needs.
-
-        The list is a fresh copy.
-        """
+        """Every node in insertion order, keys first, then nodes only named; a fresh list."""
         return list(self._nodes)
 
     def needs(self, node: K) -> tuple[K, ...]:
@@ -106,7 +93,7 @@ class Graph(Generic[K]):
     def dependents(self, node: K) -> tuple[K, ...]:
         """The nodes that need `node`, in insertion order; raises KeyError for an unknown node.
 
-        The reverse edges are built once, by the first call of this or of any ordering.
+        The reverse edges are built once, when first needed, and kept.
         """
         start, flat = self._dependents()
         return self._names(start, flat, self._index[node])
@@ -142,9 +129,10 @@ class Graph(Generic[K]):
     def remaining_weight(self, weight: Callable[[K], float] | None = None) -> dict[K, float]:
         """For each node, its weight plus that of the heaviest chain of dependents after it.
 
-        This is the scheduler's critical-path priority: the least work left to the end
-        of the graph once the node starts. Without `weight` every node weighs 1 and the
-        value is the number of nodes on the longest chain from the node to the end.
+        This is the scheduler's critical-path priority: however many slots there are,
+        at least this much work lies between the node's start and the end of the graph.
+        Without `weight` every node weighs 1, and the value is the number of nodes on
+        the longest chain from the node to the end.
         Raises CycleError for a cyclic graph, ValueError for a negative or NaN weight.
         """
         return dict(zip(self._nodes, self._remaining(weight), strict=True))
@@ -159,17 +147,17 @@ class Graph(Generic[K]):
         remaining = self._remaining(weight)
         if not remaining:
             return []
-        heavier = remaining.__getitem__
+        remaining_of = remaining.__getitem__
         need_start = self._need_start
         dep_start, dep_flat = self._dependents()
         # With weights >= 0 a node needing nothing is as heavy as any node after it, so
         # the heaviest chain may start at one. max() keeps the first of equals.
         node = max(
-            compress(range(len(remaining)), map(eq, need_start, need_start[1:])), key=heavier
+            compress(range(len(remaining)), map(eq, need_start, need_start[1:])), key=remaining_of
         )
         path = [node]
         while dep_start[node] < dep_start[node + 1]:
-            node = max(dep_flat[dep_start[node] : dep_start[node + 1]], key=heavier)
+            node = max(dep_flat[dep_start[node] : dep_start[node + 1]], key=remaining_of)
             path.append(node)
         return [self._nodes[i] for i in path]
 
@@ -209,7 +197,7 @@ class Graph(Generic[K]):
 
     def _dependents(self) -> tuple[array[int], array[int]]:
         """The reverse edges, by counting sort, so each node's dependents are in order."""
-        if self._dep_start is None or self._dep_flat is None:
+        if self._reverse is None:
             need_start, need_flat = self._need_start, self._need_flat
             counts = [0] * (len(self._nodes) + 1)
             for j in need_flat:
@@ -221,8 +209,8 @@ class Graph(Generic[K]):
                 for j in need_flat[begin:end]:
                     flat[free[j]] = i
                     free[j] += 1
-            self._dep_start, self._dep_flat = start, flat
-        return self._dep_start, self._dep_flat
+            self._reverse = start, flat
+        return self._reverse
 
     def _kahn(self) -> array[int]:
         """Kahn's algorithm placing the earliest ready node each time; partial on a cycle.
@@ -277,37 +265,36 @@ class Graph(Generic[K]):
         shortest way back to it.
         """
         n, start, flat = len(self._nodes), self._need_start, self._need_flat
-        unseen, done = -1, -2
-        rank = [unseen] * n
+        # component[v] is the root of v's component once v is finished, -1 before; a
+        # placed node counts as finished, alone. So a node is on Tarjan's stack while
+        # it has a rank but no component.
+        rank, low, component = [-1] * n, [0] * n, [-1] * n
         for i in placed:
-            rank[i] = done
-        low = [0] * n
-        component = [-1] * n
-        on_stack = bytearray(n)
+            rank[i] = component[i] = i
         stack: list[int] = []
         counter = 0
         first = n  # the earliest node on a cycle so far
         for root in range(n):
-            if rank[root] != unseen:
+            if rank[root] >= 0:
                 continue
-            calls, cursors = [root], [start[root]]
-            rank[root] = low[root] = counter
-            counter += 1
-            stack.append(root)
-            on_stack[root] = 1
-            while calls:
+            calls: list[int] = []
+            cursors: list[int] = []
+            entering = root
+            while entering >= 0 or calls:
+                if entering >= 0:
+                    rank[entering] = low[entering] = counter
+                    counter += 1
+                    stack.append(entering)
+                    calls.append(entering)
+                    cursors.append(start[entering])
+                    entering = -1
                 v, c = calls[-1], cursors[-1]
                 if c < start[v + 1]:  # follow v's next need
                     cursors[-1] = c + 1
                     w = flat[c]
-                    if rank[w] == unseen:
-                        rank[w] = low[w] = counter
-                        counter += 1
-                        stack.append(w)
-                        on_stack[w] = 1
-                        calls.append(w)
-                        cursors.append(start[w])
-                    elif on_stack[w] and rank[w] < low[v]:
+                    if rank[w] < 0:
+                        entering = w
+                    elif component[w] < 0 and rank[w] < low[v]:
                         low[v] = rank[w]
                     continue
                 calls.pop()  # v is finished
@@ -315,12 +302,11 @@ class Graph(Generic[K]):
                 if calls and low[v] < low[calls[-1]]:
                     low[calls[-1]] = low[v]
                 if low[v] == rank[v]:  # v roots a strongly connected component
-                    members: list[int] = []
-                    while not members or members[-1] != v:
-                        w = stack.pop()
-                        on_stack[w] = 0
+                    members = [stack.pop()]
+                    while members[-1] != v:
+                        members.append(stack.pop())
+                    for w in members:
                         component[w] = v
-                        members.append(w)
                     if len(members) > 1 or v in flat[start[v] : start[v + 1]]:
                         first = min(first, min(members))
         parent = {first: first}

@@ -22,7 +22,7 @@ from forkjoin.scheduler._node import (
 )
 from forkjoin.scheduler._observe import Estimator, Observer
 from forkjoin.scheduler._plan import Plan, Pool
-from forkjoin.scheduler._resolve import find_nodes, resolve
+from forkjoin.scheduler._resolve import find_nodes, nodes_in_call, resolve, resolve_call
 
 __all__ = [
     "CANCELLED",
@@ -48,5 +48,7 @@ __all__ = [
     "TimerHandle",
     "current_node",
     "find_nodes",
+    "nodes_in_call",
     "resolve",
+    "resolve_call",
 ]

@@ -24,7 +24,7 @@ from forkjoin.scheduler._clock import Clock
 from forkjoin.scheduler._node import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Node
 from forkjoin.scheduler._observe import Notifier, Observer, report_unraisable
 from forkjoin.scheduler._plan import Plan
-from forkjoin.scheduler._resolve import resolve
+from forkjoin.scheduler._resolve import resolve_call
 
 __all__ = ["Core", "call_safely", "current_node", "release_once"]
 
@@ -142,8 +142,7 @@ class Core:
         args = node.args
         kwargs = node.kwargs
         if node.needs_resolving:
-            args = resolve(args)
-            kwargs = resolve(kwargs)
+            args, kwargs = resolve_call(args, kwargs)
         timeout = node.options.timeout
         if timeout is not None:
             node.timer = self.clock.call_later(timeout, partial(self._time_out, node, attempt))

@@ -70,67 +70,92 @@ class Engine(Core):
         return 1.0 if self.estimator is None else self.estimator.estimate(key)
 
     def add(self, node: Node, needs: Sequence[Node] = ()) -> Node:
-        """Add a node that runs once every node in `needs` has succeeded."""
-        if not needs and not self._pulled:
-            # The hot path of `spawn`: a node that needs nothing, on a running engine.
-            with self._lock:
-                added = not self._stopping
-                if added:
-                    self._sequence += 1
-                    node.sequence = self._sequence
-                    node.engine = self
-                    self._unfinished += 1
-                    self._plan.push(node)
-                    startable = self._take_startable_locked()
-            if added:
-                if startable is not None:
-                    self._launch(startable)
-                return node
-        self.add_all(((node, needs),))
+        """Add a node that runs once every node in `needs` has succeeded.
+
+        Raises ValueError, before anything changes, if a need was never added.
+        """
+        if self._pulled:
+            self.add_all(((node, needs),))
+            return node
+        if needs:
+            _check_needs_were_added(((node, needs),))
+        # The hot path of `spawn`: one node, one short lock hold, no lists unless a
+        # need failed or belongs to another engine.
+        with self._lock:
+            outcome = self._add_locked(node, needs)
+            startable = self._take_startable_locked()
+        if outcome is None:
+            if startable is not None:
+                self._launch(startable)
+        else:
+            self._after_adding(*outcome, startable)
         return node
 
     def add_all(self, nodes: Iterable[tuple[Node, Sequence[Node]]]) -> None:
-        """Add many nodes under one lock hold, each after the nodes it needs."""
+        """Add many nodes under one lock hold, each after the nodes it needs.
+
+        Raises ValueError, before anything changes, if a need was never added.
+        """
         nodes = list(nodes)
         _check_needs_were_added(nodes)
         settled: list[Node] = []
         foreign: list[tuple[Node, Node]] = []
         with self._lock:
-            plan = self._plan
             for node, needs in nodes:
-                self._sequence += 1
-                node.sequence = self._sequence
-                node.engine = self
-                self._unfinished += 1
-                failed_need = None
-                for need in needs:
-                    if need.engine is not self:
-                        foreign.append((node, need))
-                        node.waiting += 1
-                    elif need.state == SUCCEEDED:
-                        continue
-                    elif need.state > SUCCEEDED:
-                        failed_need = need
-                        break
-                    else:
-                        if need.dependents is None:
-                            need.dependents = [node]
-                        else:
-                            need.dependents.append(node)
-                        node.waiting += 1
-                if failed_need is not None:
-                    state = CANCELLED if failed_need.state == CANCELLED else SKIPPED
-                    self._settle_locked(node, state, None, failed_need, settled)
-                elif self._stopping:
-                    self._settle_locked(node, self._stop_state, None, None, settled)
-                elif node.waiting == 0:
-                    plan.push(node)
+                outcome = self._add_locked(node, needs)
+                if outcome is not None:
+                    settled.extend(outcome[0])
+                    foreign.extend(outcome[1])
             startable = self._take_startable_locked()
+        self._after_adding(settled, foreign, startable)
+        if self._pulled and not self._is_running_here():
+            self._pull(None)
+
+    def _add_locked(
+        self, node: Node, needs: Sequence[Node]
+    ) -> tuple[list[Node], list[tuple[Node, Node]]] | None:
+        """Count the node in, after its needs; None, or what it settled and what
+        foreign needs it waits on."""
+        self._sequence += 1
+        node.sequence = self._sequence
+        node.engine = self
+        self._unfinished += 1
+        foreign: list[tuple[Node, Node]] = []
+        failed_need = None
+        for need in needs:
+            if need.engine is not self:
+                foreign.append((node, need))
+                node.waiting += 1
+            elif need.state == SUCCEEDED:
+                continue
+            elif need.state > SUCCEEDED:
+                failed_need = need
+                break
+            else:
+                if need.dependents is None:
+                    need.dependents = [node]
+                else:
+                    need.dependents.append(node)
+                node.waiting += 1
+        settled: list[Node] = []
+        if failed_need is not None:
+            state = CANCELLED if failed_need.state == CANCELLED else SKIPPED
+            self._settle_locked(node, state, None, failed_need, settled)
+        elif self._stopping:
+            self._settle_locked(node, self._stop_state, None, None, settled)
+        elif node.waiting == 0:
+            self._plan.push(node)
+        return (settled, foreign) if settled or foreign else None
+
+    def _after_adding(
+        self,
+        settled: list[Node],
+        foreign: list[tuple[Node, Node]],
+        startable: list[Node] | None,
+    ) -> None:
         for node, need in foreign:
             need.engine.add_done_callback(need, partial(self._foreign_need_done, node))  # type: ignore[union-attr]
         self._after(settled, (), startable)
-        if self._pulled and not self._is_running_here():
-            self._pull(None)
 
     def _foreign_need_done(self, node: Node, need: Node) -> None:
         # A node may need a node of another engine; that engine tells us here.
@@ -333,7 +358,7 @@ class Engine(Core):
             self._notifier.job_finished(self)
 
 
-def _check_needs_were_added(nodes: list[tuple[Node, Sequence[Node]]]) -> None:
+def _check_needs_were_added(nodes: Iterable[tuple[Node, Sequence[Node]]]) -> None:
     """Raise ValueError, before anything is counted, for a need that was never added."""
     earlier: set[int] = set()
     for node, needs in nodes:

@@ -12,7 +12,7 @@ from typing import Any
 
 from forkjoin.scheduler._node import Node
 
-__all__ = ["find_nodes", "resolve"]
+__all__ = ["find_nodes", "nodes_in_call", "resolve", "resolve_call"]
 
 _CONTAINERS = (list, tuple, dict)
 
@@ -31,6 +31,41 @@ def find_nodes(value: Any, found: dict[int, Any], kind: type = Node) -> None:
         for item in value.values():
             if isinstance(item, kind) or type(item) in _CONTAINERS:
                 find_nodes(item, found, kind)
+
+
+def resolve_call(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> tuple[Any, ...]:
+    """`resolve` of a call's arguments: (args, kwargs) with every node's value in place.
+
+    The hot path of every task that needs another: a flat tuple of values and
+    nodes, walked in one loop rather than one call per argument.
+    """
+    values = []
+    for item in args:
+        if isinstance(item, Node):
+            values.append(item.value)
+        elif type(item) in _CONTAINERS:
+            values.append(resolve(item))
+        else:
+            values.append(item)
+    return tuple(values), (resolve(kwargs) if kwargs else kwargs)
+
+
+def nodes_in_call(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> tuple[Node, ...]:
+    """The nodes among a call's arguments, each once: `find_nodes` with a fast way out.
+
+    Most calls pass plain values, and one look at each argument shows it.
+    """
+    for item in args:
+        if isinstance(item, Node) or type(item) in _CONTAINERS:
+            break
+    else:
+        if not kwargs:
+            return ()
+    found: dict[int, Node] = {}
+    find_nodes(args, found)
+    if kwargs:
+        find_nodes(kwargs, found)
+    return tuple(found.values())
 
 
 def _value_of(node: Node) -> Any:

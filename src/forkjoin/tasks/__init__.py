@@ -1,12 +1,13 @@
 """The Python task front end: spawn/fetch, delayed/compute, map, sessions and options."""
 
 from forkjoin.tasks._api import TaskFunction, as_completed, fetch, spawn, task, wait
-from forkjoin.tasks._lazy import Lazy, compute, delayed
+from forkjoin.tasks._lazy import Delayed, Lazy, compute, delayed
 from forkjoin.tasks._map import Outcome, map
 from forkjoin.tasks._session import Session, current_session, options
 from forkjoin.tasks._task import Task
 
 __all__ = [
+    "Delayed",
     "Lazy",
     "Outcome",
     "Session",

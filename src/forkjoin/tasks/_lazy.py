@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from forkjoin.graph import Graph
-from forkjoin.scheduler import Node, find_nodes, resolve
+from forkjoin.scheduler import find_nodes, resolve
 from forkjoin.tasks._api import fetch
 from forkjoin.tasks._session import ambient_options, current_session
 from forkjoin.tasks._task import Task
 
-__all__ = ["Lazy", "compute", "delayed"]
+__all__ = ["Delayed", "Lazy", "compute", "delayed"]
+
+_CONTAINERS = (list, tuple, dict)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,27 +28,52 @@ class Lazy(Generic[R]):
 
     __slots__ = ("args", "fn", "kwargs")
 
-    def __init__(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any] | None
+    ) -> None:
         self.fn = fn
         self.args = args
-        self.kwargs = kwargs
+        self.kwargs = kwargs  # None rather than {}: a million empty dicts add up
 
     def compute(self) -> R:
         """Run the graph this Lazy ends and return its value (see `compute`)."""
         return compute(self)[0]  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        return f"<Lazy {getattr(self.fn, '__name__', self.fn)!r}>"
+        return f"<Lazy {_name(self.fn)}>"
 
 
-def delayed(fn: Callable[P, R], /) -> Callable[P, Lazy[R]]:
+class Delayed(Generic[P, R]):
+    """`fn`, wrapped: calling it builds a `Lazy` instead of running.
+
+    A slotted object rather than `functools.wraps`: `delayed(f)(x)` is written once
+    per node, and copying a function's metadata each time would cost more than
+    running the node.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[P, R]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Lazy[R]:
+        return Lazy(self.fn, args, kwargs or None)
+
+    @property
+    def __wrapped__(self) -> Callable[P, R]:
+        return self.fn
+
+    @property
+    def __name__(self) -> str:
+        return _name(self.fn)
+
+    def __repr__(self) -> str:
+        return f"<delayed {_name(self.fn)}>"
+
+
+def delayed(fn: Callable[P, R], /) -> Delayed[P, R]:
     """Wrap `fn` so that calling it builds a `Lazy` node instead of running."""
-
-    @functools.wraps(fn)
-    def build(*args: P.args, **kwargs: P.kwargs) -> Lazy[R]:
-        return Lazy(fn, args, kwargs)
-
-    return build
+    return Delayed(fn)
 
 
 def compute(*values: Any) -> tuple[Any, ...]:
@@ -67,30 +93,36 @@ def compute(*values: Any) -> tuple[Any, ...]:
     ranks = graph.remaining_weight(
         None if estimate is None else lambda lazy: estimate(_name(lazy.fn))
     )
+    order = graph.topological_order()
+    del graph  # what is left is big enough, for a million nodes
     chosen = ambient_options()
     tasks: dict[int, Task] = {}
-    additions: list[tuple[Task, list[Node]]] = []
-    for lazy in graph.topological_order():
+    additions: list[tuple[Task, tuple[Task, ...]]] = []
+    for lazy in order:
         own = needs[lazy]
-        one = Task(
-            lazy.fn,
-            _as_tasks(lazy.args, tasks) if own else lazy.args,
-            _as_tasks(lazy.kwargs, tasks) if own else lazy.kwargs,
-            chosen,
-            needs_resolving=bool(own),
-            rank=ranks[lazy],
-        )
+        if own:
+            one = Task(
+                lazy.fn,
+                _as_tasks(lazy.args, tasks),
+                _as_tasks(lazy.kwargs, tasks) if lazy.kwargs else None,
+                chosen,
+                needs_resolving=True,
+                rank=ranks[lazy],
+            )
+            additions.append((one, tuple([tasks[id(need)] for need in own])))
+        else:
+            one = Task(lazy.fn, lazy.args, lazy.kwargs, chosen, rank=ranks[lazy])
+            additions.append((one, ()))
         tasks[id(lazy)] = one
-        additions.append((one, [tasks[id(need)] for need in own]))
-    del graph, ranks, needs
+    del order, ranks, needs
     session.submit_all(additions)
     del additions
     return tuple(fetch(_as_tasks(values, tasks)))
 
 
-def _needs_of(roots: tuple[Any, ...]) -> dict[Lazy[Any], list[Lazy[Any]]]:
+def _needs_of(roots: tuple[Any, ...]) -> dict[Lazy[Any], tuple[Lazy[Any], ...]]:
     # Walks the graph behind the roots without recursion: a chain may be a million long.
-    needs: dict[Lazy[Any], list[Lazy[Any]]] = {}
+    needs: dict[Lazy[Any], tuple[Lazy[Any], ...]] = {}
     found: dict[int, Lazy[Any]] = {}
     find_nodes(roots, found, Lazy)
     stack = list(found.values())
@@ -102,13 +134,27 @@ def _needs_of(roots: tuple[Any, ...]) -> dict[Lazy[Any], list[Lazy[Any]]]:
         find_nodes(lazy.args, found, Lazy)
         if lazy.kwargs:
             find_nodes(lazy.kwargs, found, Lazy)
-        needs[lazy] = own = list(found.values())
+        needs[lazy] = own = tuple(found.values())
         stack.extend(need for need in own if need not in needs)
     return needs
 
 
 def _as_tasks(value: Any, tasks: dict[int, Task]) -> Any:
-    return resolve(value, lambda lazy: tasks[id(lazy)], Lazy)
+    """`value` with each Lazy replaced by its task; a flat tuple in one loop."""
+
+    def task_of(lazy: Lazy[Any]) -> Task:
+        return tasks[id(lazy)]
+
+    if type(value) is tuple:
+        return tuple(
+            [
+                task_of(item)
+                if type(item) is Lazy
+                else (resolve(item, task_of, Lazy) if type(item) in _CONTAINERS else item)
+                for item in value
+            ]
+        )
+    return resolve(value, task_of, Lazy)
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -26,7 +26,7 @@ from forkjoin.scheduler import (
     Options,
     Pool,
     current_node,
-    find_nodes,
+    nodes_in_call,
 )
 from forkjoin.tasks._task import Task
 
@@ -99,14 +99,11 @@ class Session:
         """Start one call with explicit options: the form every front end uses."""
         if self._closed:
             raise RuntimeError("this session is closed: spawn inside its `with` block")
-        found: dict[int, Node] = {}
-        find_nodes(args, found)
-        if kwargs:
-            find_nodes(kwargs, found)
-        task = Task(fn, args, kwargs, options, needs_resolving=bool(found), pool=pool)
+        needs = nodes_in_call(args, kwargs)
+        task = Task(fn, args, kwargs or None, options, needs_resolving=bool(needs), pool=pool)
         if self.engine.estimator is not None:
             task.rank = self.engine.estimate(task.name)
-        self.engine.add(task, tuple(found.values()))
+        self.engine.add(task, needs)
         return task
 
     def submit_all(self, tasks: Sequence[tuple[Task, Sequence[Node]]]) -> None:
