@@ -422,6 +422,15 @@ def test_a_cycle_200000_long_needs_no_recursion() -> None:
     assert path == [f"n{i}" for i in range(n)] + ["n0"]
 
 
+def test_a_cycle_behind_a_chain_200000_long_is_found() -> None:
+    """c0 -> c1 -> c0 -> x0 -> x1 -> ... -> x199999, inserted from x199999 back to c1"""
+    n = 200_000
+    needs = {f"x{i}": [f"x{i - 1}" if i else "c0"] for i in reversed(range(n))}
+    graph = Graph(needs | {"c0": ["c1"], "c1": ["c0"]})
+    with pytest.raises(CycleError, match=r"^dependency cycle: c0 -> c1 -> c0$"):
+        graph.topological_order()
+
+
 def test_the_answers_do_not_depend_on_the_hash_seed() -> None:
     script = textwrap.dedent(
         """

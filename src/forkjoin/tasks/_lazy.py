@@ -121,21 +121,31 @@ def compute(*values: Any) -> tuple[Any, ...]:
 
 
 def _needs_of(roots: tuple[Any, ...]) -> dict[Lazy[Any], tuple[Lazy[Any], ...]]:
-    # Walks the graph behind the roots without recursion: a chain may be a million long.
+    """What each Lazy behind the roots needs, needs first (a post-order walk).
+
+    Iterative, since a chain may be a million long; needs-first, so the graph
+    finds its order already given and checks it in one pass.
+    """
     needs: dict[Lazy[Any], tuple[Lazy[Any], ...]] = {}
     found: dict[int, Lazy[Any]] = {}
     find_nodes(roots, found, Lazy)
-    stack = list(found.values())
+    stack: list[tuple[Lazy[Any], tuple[Lazy[Any], ...] | None]] = [
+        (root, None) for root in reversed(found.values())
+    ]
     while stack:
-        lazy = stack.pop()
+        lazy, own = stack.pop()
         if lazy in needs:
+            continue
+        if own is not None:  # its needs are in: now it may follow them
+            needs[lazy] = own
             continue
         found = {}
         find_nodes(lazy.args, found, Lazy)
         if lazy.kwargs:
             find_nodes(lazy.kwargs, found, Lazy)
-        needs[lazy] = own = tuple(found.values())
-        stack.extend(need for need in own if need not in needs)
+        own = tuple(found.values())
+        stack.append((lazy, own))
+        stack.extend((need, None) for need in reversed(own) if need not in needs)
     return needs
 
 
