@@ -5,6 +5,7 @@
         ├── Cancelled ............ also concurrent.futures.CancelledError
         ├── TaskTimeout .......... also TimeoutError
         ├── CycleError ........... also ValueError; .path holds the cycle
+        ├── WorkflowError ........ also ValueError; a forkjoin.yaml mistake, with file:line
         └── WorkerCrashed ........ also RuntimeError; a worker process died mid-task
 
 A task's own error is never wrapped: `fetch` raises it with its type intact, and
@@ -17,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import CancelledError as _FuturesCancelledError
 
-__all__ = ["Cancelled", "CycleError", "ForkjoinError", "TaskTimeout", "WorkerCrashed"]
+__all__ = [
+    "Cancelled",
+    "CycleError",
+    "ForkjoinError",
+    "TaskTimeout",
+    "WorkerCrashed",
+    "WorkflowError",
+]
 
 
 class ForkjoinError(Exception):
@@ -65,6 +73,35 @@ class CycleError(ForkjoinError, ValueError):
     def __init__(self, path: Sequence[object]) -> None:
         self.path = list(path)
         super().__init__("dependency cycle: " + " -> ".join(str(node) for node in self.path))
+
+
+class WorkflowError(ForkjoinError, ValueError):
+    """Raised when a workflow file cannot be run as written; nothing has run.
+
+    The message reads `file:line:column: what is wrong` and, when forkjoin can
+    guess, a hint such as "did you mean `needs`?". `line` and `column` are
+    1-based, or None when the mistake has no place in the file. The CLI prints
+    the message alone and exits 2. Fix the file where it says.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.hint = hint
+        self.reason = message
+        where = (
+            path if line is None else f"{path}:{line}" + ("" if column is None else f":{column}")
+        )
+        super().__init__(f"{where}: {message}" + (f" ({hint})" if hint else ""))
 
 
 class WorkerCrashed(ForkjoinError, RuntimeError):

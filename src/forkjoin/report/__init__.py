@@ -1,0 +1,1 @@
+"""Pictures of graphs and runs: Mermaid, DOT, JSON and text."""
