@@ -46,6 +46,7 @@ def test_every_module_declares_all_that_exists() -> None:
         "forkjoin.scheduler",
         "forkjoin.executors",
         "forkjoin.tasks",
+        "forkjoin.report",
     ):
         module = importlib.import_module(module_name)
         for name in module.__all__:
@@ -77,7 +78,14 @@ def test_importing_forkjoin_stays_light() -> None:
 
 
 def test_the_cli_does_not_load_the_engine_to_show_its_help() -> None:
-    modules = ("forkjoin.scheduler", "forkjoin.tasks", "cloudpickle")
+    modules = (
+        "forkjoin.scheduler",
+        "forkjoin.tasks",
+        "cloudpickle",
+        "yaml",
+        "forkjoin.workflow",
+        "forkjoin.report",
+    )
     assert loaded_after("import forkjoin.cli", modules) == []
 
 

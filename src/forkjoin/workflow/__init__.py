@@ -1,1 +1,39 @@
-"""Workflows: a forkjoin.yaml of steps, loaded, checked and run on the engine."""
+"""Workflows: a forkjoin.yaml of steps, loaded, checked and described; run on the engine.
+
+    from forkjoin.workflow import load
+
+    workflow = load("forkjoin.yaml")          # or a WorkflowError: file:line:column: ...
+    for step_id in workflow.select(["test-*"]).graph().topological_order():
+        ...
+
+A file is a mapping of settings (`max_concurrency`, `failure_mode`, `env`, `pools`)
+and `steps`, each step a shell command (`run`) or a Python function (`call`), with
+`needs`, `for_each` or `matrix`, and options. Keys starting with `x-` at the top
+level are ignored, to hold YAML anchors for `<<` merges. Every mistake is one
+WorkflowError that names the file, the line, the column and the fix.
+"""
+
+from forkjoin.workflow._load import load, loads
+from forkjoin.workflow._spec import (
+    FailureMode,
+    Item,
+    OnFailure,
+    Reference,
+    ReferenceKind,
+    Step,
+    Workflow,
+    parse_duration,
+)
+
+__all__ = [
+    "FailureMode",
+    "Item",
+    "OnFailure",
+    "Reference",
+    "ReferenceKind",
+    "Step",
+    "Workflow",
+    "load",
+    "loads",
+    "parse_duration",
+]
