@@ -43,9 +43,10 @@ class _Work:
         self._done_event: threading.Event | None = None
 
     def run(self) -> None:
-        if self._state != _QUEUED:
-            return
-        self._state = _RUNNING
+        with _callbacks_lock:  # claimed in one step, or a cancel could claim it too
+            if self._state != _QUEUED:
+                return
+            self._state = _RUNNING
         try:
             self._value = self.fn(*self.args, **self.kwargs)
         except BaseException as error:

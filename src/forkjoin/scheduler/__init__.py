@@ -20,7 +20,7 @@ from forkjoin.scheduler._node import (
     Node,
     Options,
 )
-from forkjoin.scheduler._observe import Estimator, Observer
+from forkjoin.scheduler._observe import Estimator, Observer, report_unraisable
 from forkjoin.scheduler._plan import Plan, Pool
 from forkjoin.scheduler._resolve import find_nodes, nodes_in_call, resolve, resolve_call
 
@@ -49,6 +49,7 @@ __all__ = [
     "current_node",
     "find_nodes",
     "nodes_in_call",
+    "report_unraisable",
     "resolve",
     "resolve_call",
 ]

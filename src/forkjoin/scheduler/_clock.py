@@ -24,7 +24,8 @@ class Clock(Protocol):
     """Where the scheduler reads the time and sets alarms.
 
     `call_later(delay, fn)` calls `fn()` once, `delay` seconds from now, from any
-    thread, unless the returned handle is cancelled first.
+    thread, unless the returned handle is cancelled first. The engine cancels
+    handles while holding its lock: `cancel()` must not block or call back.
     """
 
     def now(self) -> float: ...
@@ -33,14 +34,15 @@ class Clock(Protocol):
 
 
 class _Timer:
-    __slots__ = ("cancelled", "fn")
+    __slots__ = ("fn",)
 
     def __init__(self, fn: Callable[[], object]) -> None:
-        self.fn = fn
-        self.cancelled = False
+        self.fn: Callable[[], object] | None = fn
 
     def cancel(self) -> None:
-        self.cancelled = True
+        # Drop the callable at once: it holds a node and its value, and an alarm an
+        # hour away must not keep a finished task's result alive that long.
+        self.fn = None
 
 
 class MonotonicClock:
@@ -84,10 +86,11 @@ class MonotonicClock:
                         heapq.heappop(self._due)
                         break
                     self._changed.wait(delay)
-            if not timer.cancelled:
+            fn = timer.fn
+            if fn is not None:
                 # An alarm that raises must not stop the alarms after it.
                 try:
-                    timer.fn()
+                    fn()
                 except Exception:  # pragma: no cover - callbacks are the engine's own
                     import logging
 

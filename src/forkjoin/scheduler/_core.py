@@ -26,12 +26,15 @@ from forkjoin.scheduler._observe import Notifier, Observer, report_unraisable
 from forkjoin.scheduler._plan import Plan
 from forkjoin.scheduler._resolve import resolve_call
 
-__all__ = ["Core", "call_safely", "current_node", "release_once"]
+__all__ = ["Core", "call_safely", "current_attempt", "current_node", "release_once"]
 
 
 class _ThreadState(threading.local):
-    # Class attributes are each thread's defaults.
+    # Class attributes are each thread's defaults. `attempt` is the number of the
+    # attempt of `node` that this thread runs: a timed-out attempt may still be
+    # running here while a retry of the same node runs elsewhere.
     node: Node | None = None
+    attempt = 0
 
 
 _thread = _ThreadState()
@@ -40,6 +43,11 @@ _thread = _ThreadState()
 def current_node() -> Node | None:
     """The node running on this thread, if an in-process executor runs one here."""
     return _thread.node
+
+
+def current_attempt() -> int:
+    """Which attempt of `current_node()` this thread runs."""
+    return _thread.attempt
 
 
 class Core:
@@ -64,12 +72,17 @@ class Core:
         self._lock = threading.Lock()
         self._unfinished = 0
         self._running: set[Node] = set()
-        self._suspended: set[Node] = set()
+        # Running nodes that gave their slot back while they wait: node -> attempt.
+        self._suspended: dict[Node, int] = {}
         self._backing_off: set[Node] = set()
+        # Pending nodes that wait on a node of another engine: no list of this
+        # engine reaches them, so a stop must find them here.
+        self._awaiting_foreign: set[Node] = set()
         self._idle_waiters: list[Callable[[], object]] = []
         # Threads waiting to pull: woken when a pulled engine gets ready work from
         # another thread (a foreign need done, a retry after its backoff).
         self._pullers: list[Callable[[], object]] = []
+        self._arrivals = 0  # how many times such work arrived
         self._stopping = False
         self._stop_state = SKIPPED
         self._first_failure: Node | None = None
@@ -161,18 +174,22 @@ class Core:
         if node.state != RUNNING or node.attempts != attempt:
             return  # cancelled or timed out while it queued for a thread
         state = _thread
-        previous = state.node
+        previous, previous_attempt = state.node, state.attempt
         while True:
-            state.node = node
+            state.node, state.attempt = node, attempt
             try:
                 value = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
             except BaseException as error:
-                state.node = previous
+                state.node, state.attempt = previous, previous_attempt
                 self._complete(node, attempt, None, error)
                 if not isinstance(error, Exception):
-                    raise  # KeyboardInterrupt and SystemExit are the caller's, too
+                    # KeyboardInterrupt and SystemExit are the caller's, too. On a
+                    # caller's thread (inline, or under a waiting task) it reaches
+                    # them here; a worker thread's executor absorbs it.
+                    node.reported = self._pulled or previous is not None
+                    raise
                 return
-            state.node = previous
+            state.node, state.attempt = previous, previous_attempt
             following = self._complete(node, attempt, value, None, go_on_here=previous is None)
             if following is None or following.state != RUNNING:
                 return
@@ -215,6 +232,8 @@ class Core:
                 node.state = SUCCEEDED
                 node.value = value
                 node.error = None  # of an earlier attempt
+                if self._awaiting_foreign:
+                    self._awaiting_foreign.discard(node)
                 node.args = ()
                 node.kwargs = None
                 self._unfinished -= 1
@@ -251,7 +270,7 @@ class Core:
     def _end_attempt_locked(self, node: Node) -> None:
         self._running.discard(node)
         if self._suspended and node in self._suspended:
-            self._suspended.discard(node)  # its slot was given back when it suspended
+            del self._suspended[node]  # its slot was given back when it suspended
         else:
             self._plan.release(node)
         if node.timer is not None:
@@ -268,7 +287,13 @@ class Core:
         # The caller has ended the attempt and given its slot back: the node runs no
         # more, so settling it below must not give the slot back a second time.
         node.state = PENDING
-        if node.attempts <= node.options.retries and not self._stopping:
+        # Only an Exception is worth another try: KeyboardInterrupt and SystemExit
+        # mean the program wants to stop.
+        if (
+            isinstance(error, Exception)
+            and node.attempts <= node.options.retries
+            and not self._stopping
+        ):
             # Queued again only in `_after`, once the observer has heard of the retry.
             node.error = error
             self._backing_off.add(node)
@@ -338,6 +363,7 @@ class Core:
                 self._end_attempt_locked(node)
             elif node.state == PENDING:
                 self._backing_off.discard(node)
+            self._awaiting_foreign.discard(node)
             node.state = state
             node.error = error
             node.cause = cause
@@ -363,7 +389,8 @@ class Core:
             self._first_failure = first_failure
         # A node queued or backing off for a retry has failed already: it fails
         # with its own error, unless the whole run is cancelled.
-        for node in [*self._plan.drain(), *self._backing_off]:
+        waiting_elsewhere = [node for node in self._awaiting_foreign if node.state == PENDING]
+        for node in [*self._plan.drain(), *self._backing_off, *waiting_elsewhere]:
             if state == CANCELLED or node.error is None:
                 self._settle_locked(node, state, None, None, settled)
             else:
@@ -400,6 +427,7 @@ class Core:
                 self._retry(node)
 
     def _wake_pullers_locked(self) -> None:
+        self._arrivals += 1
         pullers, self._pullers = self._pullers, []
         for release in pullers:
             release_once(release)

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, Literal
 
 from forkjoin.scheduler._clock import SHARED_CLOCK, Clock
-from forkjoin.scheduler._core import Core, call_safely, release_once
+from forkjoin.scheduler._core import Core, call_safely, current_attempt, current_node, release_once
 from forkjoin.scheduler._node import CANCELLED, PENDING, READY, RUNNING, SKIPPED, SUCCEEDED, Node
 from forkjoin.scheduler._observe import Estimator, Observer
 from forkjoin.scheduler._resolve import find_nodes
@@ -125,6 +125,7 @@ class Engine(Core):
         for need in needs:
             if need.engine is not self:
                 foreign.append((node, need))
+                self._awaiting_foreign.add(node)
                 node.waiting += 1
             elif need.state == SUCCEEDED:
                 continue
@@ -238,36 +239,55 @@ class Engine(Core):
             return self._pull_and_wait(node, timeout)
         done = threading.Lock()
         done.acquire()
-        self.add_done_callback(node, lambda _node: done.release())
-        return done.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+        woken = partial(_release_for, done.release)
+        self.add_done_callback(node, woken)
+        if done.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            return True
+        self._forget_callback(node, woken)  # a poller must not pile up callbacks
+        return node.state >= SUCCEEDED
+
+    @property
+    def pulled(self) -> bool:
+        """True when nothing runs unless a waiting thread pulls it (inline)."""
+        return self._pulled
 
     def _pull_and_wait(self, until: Node | None, timeout: float | None) -> bool:
         # A pulled engine runs nothing unless someone pulls: so pull, and sleep only
-        # until the awaited thing is done or new ready work arrives to be pulled.
+        # until the awaited thing is done or new ready work arrives from another
+        # thread (a foreign need done, a retry's backoff over) to be pulled.
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            with self._lock:
+                arrivals = self._arrivals
             self._pull(until)
             wake = threading.Lock()
             wake.acquire()
+            woken = partial(_release_for, wake.release)
             with self._lock:
-                finished = self._unfinished == 0 if until is None else until.state >= SUCCEEDED
-                if finished:
+                if self._unfinished == 0 if until is None else until.state >= SUCCEEDED:
                     return True
-                if len(self._plan) and not self._stopping:
-                    continue
+                if self._arrivals != arrivals:
+                    continue  # work came while this thread pulled: pull it
                 self._pullers.append(wake.release)
                 if until is None:
                     self._idle_waiters.append(wake.release)
+                elif until.callbacks is None:
+                    until.callbacks = [woken]
                 else:
-                    woken = partial(_release_for, wake.release)
-                    if until.callbacks is None:
-                        until.callbacks = [woken]
-                    else:
-                        until.callbacks.append(woken)
+                    until.callbacks.append(woken)
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            if left is None or left > 0:
+                wake.acquire(timeout=-1 if left is None else left)
+            elif until is not None:
+                self._forget_callback(until, woken)
                 return False
-            wake.acquire(timeout=-1 if left is None else left)
+            else:
+                return False
+
+    def _forget_callback(self, node: Node, callback: Callable[[Node], object]) -> None:
+        with self._lock:
+            if node.callbacks is not None and callback in node.callbacks:
+                node.callbacks.remove(callback)
 
     def suspend(self, node: Node, wanted: Sequence[Node] = ()) -> bool:
         """Give back the slot of a running node that is about to wait on `wanted`.
@@ -279,10 +299,13 @@ class Engine(Core):
         startable is launched, even when the caller is itself inside a launch (an
         inline task that fetches). Returns False if the node was not running.
         """
+        attempt = current_attempt() if current_node() is node else node.attempts
         with self._lock:
-            if node.state != RUNNING or node in self._suspended:
+            # Only the attempt that runs now: a timed-out one may still be waiting
+            # on this thread while its retry holds the slot.
+            if node.state != RUNNING or node.attempts != attempt or node in self._suspended:
                 return False
-            self._suspended.add(node)
+            self._suspended[node] = attempt
             self._plan.release(node)
             here = None
             if self._in_process and not self._pulled and not self._stopping:
@@ -301,10 +324,15 @@ class Engine(Core):
         return True
 
     def resume(self, node: Node) -> None:
-        """Take a slot again for a node that `suspend` released, if it still runs."""
+        """Take a slot again for a node that `suspend` released, if that attempt runs.
+
+        The end of an attempt forgets its suspension, so a late resume of an
+        attempt that timed out takes nothing from the retry that replaced it.
+        """
+        attempt = current_attempt() if current_node() is node else node.attempts
         with self._lock:
-            if node in self._suspended:
-                self._suspended.discard(node)
+            if self._suspended.get(node) == attempt:
+                del self._suspended[node]
                 self._plan.reacquire(node)
 
     def cancel(self, nodes: Iterable[Node]) -> int:

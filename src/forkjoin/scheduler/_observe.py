@@ -89,8 +89,19 @@ class Notifier:
 
 
 def report_unraisable(error: BaseException, source: object, message: str) -> None:
-    """Report an error nobody can catch, the way Python reports a thread's."""
-    sys.unraisablehook(_Unraisable(error, source, message))  # type: ignore[arg-type]
+    """Report an error nobody can catch, the way Python reports an ignored one.
+
+    A hook someone installed (pytest does) gets it; Python's own hook accepts only
+    its own argument type, so in its place the report is printed as it would.
+    """
+    hook = sys.unraisablehook
+    if hook is not sys.__unraisablehook__:
+        hook(_Unraisable(error, source, message))  # type: ignore[arg-type]
+        return
+    import traceback
+
+    print(f"{message}: {source!r}", file=sys.stderr)
+    traceback.print_exception(error, file=sys.stderr)
 
 
 class _Unraisable:

@@ -25,7 +25,7 @@ def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Task:
     for first and replaced by their values; if one fails, this task is skipped and
     raises that failure. Options come from the enclosing `options()` block.
     """
-    return current_session().submit(fn, args, kwargs, ambient_options())
+    return current_session()._submit(fn, args, kwargs, ambient_options())
 
 
 def fetch(tasks: Any) -> Any:
@@ -73,18 +73,27 @@ def as_completed(tasks: Iterable[Task], timeout: float | None = None) -> Iterato
         one.add_done_callback(finished.put)
     deadline = None if timeout is None else time.monotonic() + timeout
     for _ in tasks:
-        try:
-            yield finished.get_nowait()
-            continue
-        except Empty:
-            pass
-        left = None if deadline is None else max(deadline - time.monotonic(), 0)
-        try:
-            with giving_slot_back(tasks):
-                one = finished.get(timeout=left)
-        except Empty:
-            raise TimeoutError(f"tasks still running after {timeout} s") from None
-        yield one
+        while True:
+            try:
+                yield finished.get_nowait()
+                break
+            except Empty:
+                pass
+            left = None if deadline is None else max(deadline - time.monotonic(), 0)
+            # On an inline session nothing finishes unless this thread runs it.
+            pulled = next((one for one in tasks if not one.done() and one.pulled), None)
+            if pulled is not None:
+                wait_nodes([pulled], left)
+                if left is not None and not pulled.done() and left <= 0:
+                    raise TimeoutError(f"tasks still running after {timeout} s")
+                continue
+            try:
+                with giving_slot_back(tasks):
+                    one = finished.get(timeout=left)
+            except Empty:
+                raise TimeoutError(f"tasks still running after {timeout} s") from None
+            yield one
+            break
 
 
 class TaskFunction(Generic[P, R]):
@@ -102,7 +111,7 @@ class TaskFunction(Generic[P, R]):
     def spawn(self, *args: Any, **kwargs: Any) -> Task:
         """Spawn the function with its options over the enclosing ones."""
         chosen = ambient_options().merged(**self.overrides)
-        return current_session().submit(self.fn, args, kwargs, chosen)
+        return current_session()._submit(self.fn, args, kwargs, chosen)
 
     def __repr__(self) -> str:
         return f"<task {self.fn!r} {self.overrides}>"

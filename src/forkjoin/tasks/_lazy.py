@@ -93,7 +93,7 @@ def compute(*values: Any) -> tuple[Any, ...]:
             return values
         additions, tasks = _tasks_for(needs, session)
     with _collector_skipping_what_exists(len(additions)):
-        session.submit_all(additions)
+        session._submit_all(additions)
         del additions
         return tuple(fetch(_as_tasks(values, tasks)))
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, overload
 
-from forkjoin.scheduler import FAILED, SUCCEEDED, Node, Pool, find_nodes
+from forkjoin.scheduler import FAILED, SKIPPED, SUCCEEDED, Node, Pool, find_nodes
 from forkjoin.tasks._session import ambient_options, current_session
 from forkjoin.tasks._task import Task, error_of, wait_nodes
 
@@ -83,7 +84,7 @@ def map(
         stopper = _StopOnFailure(tasks)
         for one in tasks:
             one.callbacks = [stopper]  # before they are added, so none is missed
-    session.submit_all(additions)
+    session._submit_all(additions)
     try:
         wait_nodes(tasks)  # type: ignore[arg-type]
     except BaseException:
@@ -96,9 +97,9 @@ def map(
             else Outcome(item, False, None, error_of(one))
             for item, one in zip(items, tasks, strict=True)
         ]
-    failed = next((one for one in tasks if one.state == FAILED), None)
-    if failed is None:
-        failed = next((one for one in tasks if one.state != SUCCEEDED), None)
+    # A failure cancels only the items after it, so the first item that did not
+    # succeed is the lowest-indexed failure.
+    failed = next((one for one in tasks if one.state != SUCCEEDED), None)
     if failed is not None:
         for one in tasks:
             one.reported = True  # the map's error reports all of its items
@@ -107,20 +108,26 @@ def map(
 
 
 class _StopOnFailure:
-    """Cancels the items after a failed one; the items before it run on."""
+    """Cancels the items after a failed one; the items before it run on.
 
-    __slots__ = ("index", "lowest_failure", "tasks")
+    An item whose input task failed (skipped) is a failure too.
+    """
+
+    __slots__ = ("index", "lock", "lowest_failure", "tasks")
 
     def __init__(self, tasks: list[Task]) -> None:
         self.tasks = tasks
         self.index = {id(one): index for index, one in enumerate(tasks)}
         self.lowest_failure = len(tasks)
+        self.lock = threading.Lock()  # failures are told from many worker threads
 
     def __call__(self, node: Node) -> None:
-        if node.state != FAILED:
+        if node.state not in (FAILED, SKIPPED):
             return
         index = self.index[id(node)]
-        if index < self.lowest_failure:
+        with self.lock:
+            if index >= self.lowest_failure:
+                return
             self.lowest_failure = index
-            assert node.engine is not None
+        if node.engine is not None:
             node.engine.cancel([one for one in self.tasks[index + 1 :] if one.state < SUCCEEDED])

@@ -27,6 +27,7 @@ from forkjoin.scheduler import (
     Pool,
     current_node,
     nodes_in_call,
+    report_unraisable,
 )
 from forkjoin.tasks._task import Task
 
@@ -86,9 +87,9 @@ class Session:
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Task:
         """Start `fn(*args, **kwargs)` on this session; see `forkjoin.spawn`."""
-        return self.submit(fn, args, kwargs, ambient_options())
+        return self._submit(fn, args, kwargs, ambient_options())
 
-    def submit(
+    def _submit(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
@@ -106,13 +107,18 @@ class Session:
         self.engine.add(task, needs)
         return task
 
-    def submit_all(self, tasks: Sequence[tuple[Task, Sequence[Node]]]) -> None:
+    def _submit_all(self, tasks: Sequence[tuple[Task, Sequence[Node]]]) -> None:
         """Add prepared tasks under one lock hold, each after the nodes it needs."""
         if self._closed:
             raise RuntimeError("this session is closed: spawn inside its `with` block")
         self.engine.add_all(tasks)
 
     def __enter__(self) -> Session:
+        if self._tokens:
+            raise RuntimeError(
+                "this session is entered already: a Session is one `with` block "
+                "(other threads may still spawn into it with session.spawn)"
+            )
         self._tokens.append(_session_var.set(self))
         return self
 
@@ -139,7 +145,9 @@ class Session:
         ]
         if failures:
             count = f"{len(failures)} task{'s' if len(failures) != 1 else ''}"
-            raise ExceptionGroup(f"{count} failed in the session", failures)  # type: ignore[type-var]
+            # BaseExceptionGroup becomes an ExceptionGroup by itself when every error
+            # is an Exception; a task's SystemExit must not turn into a TypeError.
+            raise BaseExceptionGroup(f"{count} failed in the session", failures)
 
     def close(self, *, cancel: bool = False) -> None:
         """Stop accepting tasks, optionally cancel what is pending, release the executor."""
@@ -168,8 +176,23 @@ def _default() -> Session:
     with _default_lock:
         if _default_session is None:
             _default_session = Session("threads")
-            atexit.register(_default_session.close, cancel=True)
+            atexit.register(_finish_at_exit, _default_session)
         return _default_session
+
+
+def _finish_at_exit(session: Session) -> None:
+    """Let the default session's tasks finish, as concurrent.futures does at exit,
+    and report the failures nobody fetched, as asyncio reports an exception that
+    was never retrieved."""
+    try:
+        session.engine.wait_all()
+    except KeyboardInterrupt:
+        session.close(cancel=True)
+        return
+    session.close()
+    for node in session.engine.failures:
+        if node.error is not None and not node.reported:
+            report_unraisable(node.error, node, f"forkjoin: task {node.label} failed, unfetched")
 
 
 def ambient_options() -> Options:

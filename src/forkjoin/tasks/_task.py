@@ -30,6 +30,11 @@ class Task(Node):
     def cancelled(self) -> bool:
         return self.state == CANCELLED
 
+    @property
+    def pulled(self) -> bool:
+        """True when the task runs only once some thread waits for it (inline)."""
+        return self.engine is not None and self.engine.pulled
+
     def result(self, timeout: float | None = None) -> Any:
         """The task's value; raises its error, or TimeoutError if not done in time."""
         if self.state != SUCCEEDED:
@@ -40,9 +45,14 @@ class Task(Node):
         return self.value
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The error `result()` would raise, or None if the task succeeded."""
+        """The error `result()` would raise, or None if the task succeeded.
+
+        Raises `Cancelled` for a cancelled task, as concurrent.futures does.
+        """
         if not wait_nodes([self], timeout):
             raise TimeoutError(f"task {self.label} did not finish within {timeout} s")
+        if self.state == CANCELLED:
+            raise error_of(self)
         return None if self.state == SUCCEEDED else error_of(self)
 
     def cancel(self) -> bool:
