@@ -240,6 +240,7 @@ class Core:
                 dependents = node.dependents
                 if dependents is not None:
                     node.dependents = None
+                    # `_make_ready_locked`, inlined: this loop is the hot path.
                     for dependent in dependents:
                         dependent.waiting -= 1
                         if dependent.waiting == 0 and dependent.state == PENDING:
@@ -314,13 +315,21 @@ class Core:
             self._backing_off.discard(node)
             if node.state != PENDING:
                 return  # settled while backing off
-            if self._stopping:
-                self._settle_locked(node, self._stop_state, None, None, settled)
-            else:
-                self._plan.push(node)
-                self._wake_pullers_locked()
+            self._make_ready_locked(node, settled)
             startable = self._take_startable_locked()
         self._after(settled, (), startable)
+
+    def _make_ready_locked(self, node: Node, settled: list[Node]) -> None:
+        """A node whose needs are all done: queue it, or settle it if the run stopped.
+
+        `_complete` inlines the same rule on its hot path. Pullers are woken,
+        since this is called from other threads than the one that pulls.
+        """
+        if self._stopping:
+            self._settle_locked(node, self._stop_state, None, None, settled)
+        else:
+            self._plan.push(node)
+            self._wake_pullers_locked()
 
     def _time_out(self, node: Node, attempt: int) -> None:
         settled: list[Node] = []

@@ -167,11 +167,7 @@ class Engine(Core):
             if need.state == SUCCEEDED:
                 node.waiting -= 1
                 if node.waiting == 0:
-                    if self._stopping:
-                        self._settle_locked(node, self._stop_state, None, None, settled)
-                    else:
-                        self._plan.push(node)
-                        self._wake_pullers_locked()
+                    self._make_ready_locked(node, settled)
             else:
                 state = CANCELLED if need.state == CANCELLED else SKIPPED
                 self._settle_locked(node, state, None, need, settled)
