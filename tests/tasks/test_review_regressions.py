@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 import pytest
 
@@ -22,6 +23,19 @@ def run_in_thread(target: object, seconds: float) -> bool:
     thread.start()
     thread.join(seconds)
     return not thread.is_alive()
+
+
+def fails_once() -> Callable[[], str]:
+    """A call that raises the first time and returns "ok" after."""
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("first")
+        return "ok"
+
+    return flaky
 
 
 def test_a_timed_out_attempt_does_not_take_its_retrys_slot() -> None:
@@ -56,13 +70,7 @@ def test_as_completed_on_an_inline_session_pulls_what_it_waits_for() -> None:
         kids = [fj.spawn(int, i) for i in range(3)]
         return sorted(kid.result() for kid in fj.as_completed(kids))
 
-    calls: list[int] = []
-
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) == 1:
-            raise ValueError("first")
-        return "ok"
+    flaky = fails_once()
 
     def nested_and_after_a_backoff() -> None:
         with fj.Session("inline"):
@@ -75,13 +83,7 @@ def test_as_completed_on_an_inline_session_pulls_what_it_waits_for() -> None:
 
 
 def test_an_inline_wait_on_a_backoff_sleeps_instead_of_spinning() -> None:
-    calls: list[int] = []
-
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) == 1:
-            raise ValueError("first")
-        return "ok"
+    flaky = fails_once()
 
     with fj.Session("inline"), fj.options(retries=1, backoff=0.5):
         began_cpu = time.process_time()
