@@ -57,3 +57,39 @@ def test_errors_and_retries_go_through_foreign_futures() -> None:
 def test_an_object_without_the_protocol_is_refused_clearly() -> None:
     with pytest.raises(TypeError, match="an executor needs submit, workers, in_process"):
         fj.Session(object())
+
+
+class FinishedFutures:
+    """Hands back futures that are done already, as a cluster's can be for cached work."""
+
+    in_process = False
+    workers = 1
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+    def shutdown(self, *, wait: bool = True, cancel_pending: bool = False) -> None:
+        pass
+
+
+def test_a_long_chain_on_finished_futures_does_not_recurse() -> None:
+    """x0 -> x1 -> ... -> x3000, each future done before its callback is attached"""
+    import traceback
+
+    depths: list[int] = []
+
+    def inc(x: int) -> int:
+        depths.append(len(traceback.extract_stack()))
+        return x + 1
+
+    with fj.Session(FinishedFutures()):
+        task = fj.spawn(inc, 0)
+        for _ in range(3000):
+            task = fj.spawn(inc, task)
+        assert task.result(timeout=30) == 3001
+    assert max(depths) < 100

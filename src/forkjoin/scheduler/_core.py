@@ -35,6 +35,10 @@ class _ThreadState(threading.local):
     # running here while a retry of the same node runs elsewhere.
     node: Node | None = None
     attempt = 0
+    launching = False  # see Core._launch
+
+    def __init__(self) -> None:
+        self.backlog: list[Node] = []
 
 
 _thread = _ThreadState()
@@ -105,8 +109,29 @@ class Core:
 
     @staticmethod
     def _launch(nodes: Iterable[Node]) -> None:
-        for node in nodes:
-            node.engine._start(node)  # type: ignore[union-attr]
+        """Start nodes on their executors, without recursing.
+
+        A remote future may be done already when its callback is attached, and
+        then the callback runs at once: it completes the node, which launches the
+        next, and so on, one stack frame deeper per node of a chain. So a launch
+        made while this thread is already launching only queues its nodes, and
+        the outer loop starts them. (In-process calls never end inside `submit`;
+        inline engines are pulled, not launched.)
+        """
+        state = _thread
+        if state.launching:
+            state.backlog.extend(nodes)
+            return
+        state.launching = True
+        try:
+            for node in nodes:
+                node.engine._start(node)  # type: ignore[union-attr]
+            backlog = state.backlog
+            while backlog:
+                node = backlog.pop()
+                node.engine._start(node)  # type: ignore[union-attr]
+        finally:
+            state.launching = False
 
     def _is_running_here(self) -> bool:
         node = _thread.node

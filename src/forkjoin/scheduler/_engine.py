@@ -217,7 +217,11 @@ class Engine(Core):
         return None
 
     def add_done_callback(self, node: Node, callback: Callable[[Node], object]) -> None:
-        """Call `callback(node)` once the node is done; at once if it already is."""
+        """Call `callback(node)` once the node is done; at once if it already is.
+
+        Keep it quick, as with concurrent.futures: it runs on whatever thread
+        finished the node, and must not block waiting on other nodes.
+        """
         with self._lock:
             if node.state < SUCCEEDED:
                 if node.callbacks is None:
