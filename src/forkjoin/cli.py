@@ -92,6 +92,91 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     click.echo(drawing, nl=False)
 
 
+@main.command()
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="forkjoin.yaml",
+    show_default=True,
+    help="The workflow file.",
+)
+@click.option(
+    "-j",
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Steps at once (default: $FORKJOIN_MAX_CONCURRENCY, else the file's, else 1).",
+)
+@click.option("--keep-going", is_flag=True, help="Run everything not downstream of a failure.")
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a JSON summary of the run to this file.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between SIGINT and SIGKILL on Ctrl-C.",
+)
+@click.argument("steps", nargs=-1, metavar="[STEP]...")
+def run(
+    path: Path,
+    max_concurrency: int | None,
+    keep_going: bool,
+    summary_json: Path | None,
+    grace: float,
+    steps: tuple[str, ...],
+) -> None:
+    """Run the workflow's steps, each once all it needs has succeeded.
+
+    STEP... runs only these steps and what they need; glob patterns such as 'test-*'
+    select several. Exits 0 when every step succeeded, 1 when one failed, 2 for a bad
+    file or flag, 130 when interrupted (Ctrl-C or SIGTERM).
+    """
+    import json
+    import signal
+    import threading
+
+    from forkjoin.workflow import Run, choose_concurrency, load
+
+    try:
+        workflow = load(path)
+        if steps:
+            workflow = workflow.select(steps)
+        concurrency = choose_concurrency(max_concurrency, workflow)
+        running = Run(
+            workflow,
+            max_concurrency=concurrency,
+            failure_mode="keep_going" if keep_going else None,
+            grace=grace,
+        )
+    except ValueError as error:  # WorkflowError, or a bad $FORKJOIN_MAX_CONCURRENCY
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from None
+    # The handler only sets the event: the engine's lock may be held by the very
+    # thread the signal interrupts, so the waiting loop does the interrupting.
+    interrupt_requested = threading.Event()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in handled}
+    for number in handled:
+        signal.signal(number, lambda _number, _frame: interrupt_requested.set())
+    try:
+        running.start()
+        running.wait(interrupt_requested)
+        running.finish()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(running.summary(), indent=2) + "\n")
+    raise SystemExit(running.exit_code)
+
+
 def _item_labels(workflow: Workflow) -> dict[str, str]:
     """`deploy ×3` for a step of three items, `deploy ×?` if only a run can tell."""  # noqa: RUF002
     labels = {}

@@ -6,6 +6,7 @@
         ├── TaskTimeout .......... also TimeoutError
         ├── CycleError ........... also ValueError; .path holds the cycle
         ├── WorkflowError ........ also ValueError; a forkjoin.yaml mistake, with file:line
+        ├── StepFailed ........... also RuntimeError; a workflow step's command failed
         └── WorkerCrashed ........ also RuntimeError; a worker process died mid-task
 
 A task's own error is never wrapped: `fetch` raises it with its type intact, and
@@ -22,6 +23,7 @@ __all__ = [
     "Cancelled",
     "CycleError",
     "ForkjoinError",
+    "StepFailed",
     "TaskTimeout",
     "WorkerCrashed",
     "WorkflowError",
@@ -102,6 +104,18 @@ class WorkflowError(ForkjoinError, ValueError):
             path if line is None else f"{path}:{line}" + ("" if column is None else f":{column}")
         )
         super().__init__(f"{where}: {message}" + (f" ({hint})" if hint else ""))
+
+
+class StepFailed(ForkjoinError, RuntimeError):
+    """A workflow step whose command failed (`exit_code`), or one of whose items did.
+
+    Raised inside a run; the summary reports its message as the step's error and
+    `forkjoin run` exits 1. Read the step's log file for what went wrong.
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class WorkerCrashed(ForkjoinError, RuntimeError):

@@ -23,8 +23,10 @@ from forkjoin.scheduler._node import (
 from forkjoin.scheduler._observe import Estimator, Observer, report_unraisable
 from forkjoin.scheduler._plan import Plan, Pool
 from forkjoin.scheduler._resolve import find_nodes, nodes_in_call, resolve, resolve_call
+from forkjoin.scheduler._stop import CancelAfterFailure
 
 __all__ = [
+    "CancelAfterFailure",
     "CANCELLED",
     "DEFAULT_OPTIONS",
     "FAILED",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, overload
 
-from forkjoin.scheduler import FAILED, SKIPPED, SUCCEEDED, Node, Pool, find_nodes
+from forkjoin.scheduler import SUCCEEDED, CancelAfterFailure, Node, Pool, find_nodes
 from forkjoin.tasks._session import ambient_options, current_session
 from forkjoin.tasks._task import Task, error_of, wait_nodes
 
@@ -81,7 +80,7 @@ def map(
         tasks.append(one)
         additions.append((one, tuple(found.values())))
     if on_failure == "stop":
-        stopper = _StopOnFailure(tasks)
+        stopper = CancelAfterFailure(tasks)  # type: ignore[arg-type]
         for one in tasks:
             one.callbacks = [stopper]  # before they are added, so none is missed
     session._submit_all(additions)
@@ -105,29 +104,3 @@ def map(
             one.reported = True  # the map's error reports all of its items
         raise error_of(failed)
     return [one.value for one in tasks]
-
-
-class _StopOnFailure:
-    """Cancels the items after a failed one; the items before it run on.
-
-    An item whose input task failed (skipped) is a failure too.
-    """
-
-    __slots__ = ("index", "lock", "lowest_failure", "tasks")
-
-    def __init__(self, tasks: list[Task]) -> None:
-        self.tasks = tasks
-        self.index = {id(one): index for index, one in enumerate(tasks)}
-        self.lowest_failure = len(tasks)
-        self.lock = threading.Lock()  # failures are told from many worker threads
-
-    def __call__(self, node: Node) -> None:
-        if node.state not in (FAILED, SKIPPED):
-            return
-        index = self.index[id(node)]
-        with self.lock:
-            if index >= self.lowest_failure:
-                return
-            self.lowest_failure = index
-        if node.engine is not None:
-            node.engine.cancel([one for one in self.tasks[index + 1 :] if one.state < SUCCEEDED])

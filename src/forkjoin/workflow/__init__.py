@@ -13,7 +13,9 @@ level are ignored, to hold YAML anchors for `<<` merges. Every mistake is one
 WorkflowError that names the file, the line, the column and the fix.
 """
 
+from forkjoin.errors import StepFailed
 from forkjoin.workflow._load import load, loads
+from forkjoin.workflow._run import Run, choose_concurrency, new_job_id
 from forkjoin.workflow._spec import (
     FailureMode,
     Item,
@@ -31,9 +33,13 @@ __all__ = [
     "OnFailure",
     "Reference",
     "ReferenceKind",
+    "Run",
     "Step",
+    "StepFailed",
     "Workflow",
+    "choose_concurrency",
     "load",
     "loads",
+    "new_job_id",
     "parse_duration",
 ]

@@ -1,0 +1,466 @@
+"""Running a workflow: each step a node on one engine, each command a process group.
+
+    run = Run(workflow, max_concurrency=2)
+    run.start()
+    run.wait(interrupt_requested)     # a threading.Event a signal handler sets
+    run.finish()                      # every process of ours is gone after it
+    run.summary(), run.exit_code
+
+A step with items (`for_each`, `matrix`) is a node that, when it runs, adds one node
+per item to the engine, gives back its slot while they run, and fails if one did.
+The run is the engine's observer: a node that ends cancelled, or timed out, while
+its command runs gets its process group SIGTERM, then SIGKILL after `grace`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from forkjoin.errors import StepFailed, TaskTimeout, WorkflowError
+from forkjoin.executors import ThreadExecutor
+from forkjoin.scheduler import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    CancelAfterFailure,
+    Engine,
+    Node,
+    Options,
+    Pool,
+)
+from forkjoin.workflow._shell import (
+    Terminal,
+    interpolate,
+    kill_group_later,
+    parse_outputs,
+    read_lines,
+    signal_group,
+    start,
+)
+from forkjoin.workflow._spec import FailureMode, Item, Reference, Workflow
+from forkjoin.workflow._summary import Record, error_text, status_of, summarise
+
+__all__ = ["Run", "StepFailed", "choose_concurrency", "new_job_id"]
+
+_ENVIRONMENT_CONCURRENCY = "FORKJOIN_MAX_CONCURRENCY"
+
+
+def choose_concurrency(
+    flag: int | None, workflow: Workflow, environ: Mapping[str, str] = os.environ
+) -> int:
+    """How many steps may run at once: `-j` > $FORKJOIN_MAX_CONCURRENCY > the file > 1.
+
+    Raises ValueError for a variable that is not a whole number of 1 or more.
+    """
+    if flag is not None:
+        return flag
+    text = environ.get(_ENVIRONMENT_CONCURRENCY, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(
+                f"{_ENVIRONMENT_CONCURRENCY}={text!r} is not a whole number of 1 or more "
+                "(set it such as 4, or unset it)"
+            )
+        return int(text)
+    return workflow.max_concurrency or 1
+
+
+def new_job_id() -> str:
+    """A job id from the time it starts, such as 20260125T020354-123-4711."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+    return f"{stamp}-{int(now * 1000) % 1000:03d}-{os.getpid()}"
+
+
+class Run:
+    """One run of a workflow on one engine of threads; see the module's docstring.
+
+    Raises WorkflowError, before anything runs, for a step it cannot run yet (`call:`).
+    """
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        *,
+        max_concurrency: int = 1,
+        failure_mode: FailureMode | None = None,
+        grace: float = 10.0,
+        job: str | None = None,
+        terminal: Terminal | None = None,
+    ) -> None:
+        for step in workflow.steps.values():
+            if step.run is None:
+                raise WorkflowError(
+                    f"step `{step.id}` is a `call:` step, which `forkjoin run` cannot run yet",
+                    path=workflow.path,
+                    line=step.line or None,
+                    hint="write it as a `run:` shell step for now",
+                )
+        self.workflow = workflow
+        self.max_concurrency = max_concurrency
+        self.grace = grace
+        self.job = job or new_job_id()
+        self.directory = Path(workflow.path).resolve().parent
+        self.log_directory = self.directory / ".forkjoin" / "logs" / self.job
+        self.terminal = terminal or Terminal(sys.stdout.buffer, prefixed=max_concurrency > 1)
+        self.pools = {name: Pool(name, depth) for name, depth in workflow.pools.items()}
+        self.engine = Engine(
+            ThreadExecutor(max_concurrency),
+            max_concurrency=max_concurrency,
+            failure_mode=failure_mode or workflow.failure_mode,
+            observer=self,
+        )
+        self.records: dict[str, Record] = {}
+        self.interrupted = False
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._by_node: dict[Node, Record] = {}
+        self._processes: dict[subprocess.Popen[bytes], tuple[Node, int]] = {}
+        self._interrupted_processes: list[subprocess.Popen[bytes]] = []
+        self._interrupted_at = 0.0
+        self._lock = threading.Lock()
+
+    # The run's life: start, wait, interrupt, finish.
+
+    def start(self) -> None:
+        """Add every step to the engine, each after the steps it needs."""
+        self.started_at = time.time()
+        additions: list[tuple[Node, tuple[Node, ...]]] = []
+        nodes: dict[str, Node] = {}
+        for step_id in self.workflow.graph().topological_order():
+            step = self.workflow.steps[step_id]
+            has_items = step.for_each is not None or step.matrix is not None
+            record = Record(step_id, step, step_id, self.log_directory / f"{step_id}.log")
+            options = Options(
+                name=step_id,
+                priority=step.priority,
+                # Items time out and retry one by one; the step only waits for them.
+                timeout=None if has_items else step.timeout,
+                retries=0 if has_items else step.retries,
+            )
+            pool = None if has_items or step.pool is None else self.pools[step.pool]
+            node = Node(partial(self._run_node, record), options=options, pool=pool)
+            record.node = node
+            self.records[step_id] = record
+            self._by_node[node] = record
+            nodes[step_id] = node
+            additions.append((node, tuple(nodes[need] for need in step.needs)))
+        # Back in file order, for the summary.
+        self.records = {step_id: self.records[step_id] for step_id in self.workflow.steps}
+        self.engine.add_all(additions)
+
+    def wait(self, interrupt_requested: threading.Event | None = None) -> None:
+        """Block until every node is done; interrupt the run once the event is set."""
+        while not self.engine.wait_all(timeout=0.05):
+            if interrupt_requested is not None and interrupt_requested.is_set():
+                self.interrupt()
+                self.engine.wait_all()
+                return
+
+    def interrupt(self) -> None:
+        """Ctrl-C: start nothing more, cancel every node, SIGINT every running step's
+        process group; `finish` sends SIGKILL to what is left after the grace."""
+        with self._lock:
+            if self.interrupted:
+                return
+            self.interrupted = True
+            self._interrupted_at = time.monotonic()
+            running = list(self._processes)
+            self._interrupted_processes.extend(running)
+        for process in running:
+            signal_group(process, signal.SIGINT)
+        self.engine.cancel_all()
+
+    def finish(self) -> None:
+        """Wait for the commands still ending (cancelled, or interrupted) for up to the
+        grace, SIGKILL the process groups of what remains, and close the engine."""
+        deadline = (self._interrupted_at if self.interrupted else time.monotonic()) + self.grace
+        self._wait_for_processes(deadline)
+        with self._lock:
+            remaining = [*self._processes, *self._interrupted_processes]
+        for process in remaining:  # grandchildren too, in the group
+            signal_group(process, signal.SIGKILL)
+        self._wait_for_processes(time.monotonic() + 5.0)
+        self.finished_at = time.time()
+        self.engine.close()
+        executor = self.engine.executor
+        executor.shutdown(wait=False)
+
+    def _wait_for_processes(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._processes:
+                    return
+            time.sleep(0.02)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every step succeeded, 130 when interrupted, else 1."""
+        if self.interrupted:
+            return 130
+        nodes = [record.node for record in self.records.values()]
+        return 0 if all(node is not None and node.state == SUCCEEDED for node in nodes) else 1
+
+    # A node's work: a command, or the items of a step.
+
+    def _run_node(self, record: Record) -> dict[str, str]:
+        """Run the command of a step or item; its outputs, or StepFailed."""
+        step = record.step
+        if record.index is None and (step.for_each is not None or step.matrix is not None):
+            return self._run_items(record)
+        return self._run_command(record)
+
+    def _run_item_continuing(self, record: Record) -> dict[str, str]:
+        """Run an item of `on_failure: continue`, with its own retries and timeout; a
+        failure is kept in the record, never raised, so no run stops for it."""
+        node = record.node
+        assert node is not None
+        for _ in range(record.step.retries + 1):
+            try:
+                return self._run_command(record, timeout=record.step.timeout)
+            except StepFailed as error:
+                record.failure = str(error)
+            if node.state != RUNNING:
+                break  # cancelled: no more attempts
+        return {}
+
+    def _run_command(self, record: Record, timeout: float | None = None) -> dict[str, str]:
+        """Run the command of a step or item once; its outputs, or StepFailed.
+
+        `timeout` is for a command the engine does not time out itself."""
+        step = record.step
+        node = record.node
+        assert node is not None and step.run is not None
+        attempt = node.attempts
+        references = step.references()
+        command, names = interpolate(step.run, references)
+        env = {**os.environ, **self.workflow.env, **step.env}
+        for name, reference in zip(names, references, strict=True):
+            env[name] = self._value_of(reference, record, env)
+        handle, output_path = tempfile.mkstemp(prefix="forkjoin-output-")
+        os.close(handle)
+        env["FORKJOIN_OUTPUT"] = output_path
+        cwd = self.directory / step.cwd if step.cwd else self.directory
+        try:
+            record.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(record.log_file, "ab") as log:
+                try:
+                    process = start(command, cwd=cwd, env=env)
+                except OSError as error:
+                    raise StepFailed(f"cannot start: {error}") from error
+                self._register(process, node, attempt)
+                alarm = (
+                    None
+                    if timeout is None
+                    else kill_group_later(
+                        process, timeout, signal.SIGTERM, then_kill_after=self.grace
+                    )
+                )
+                try:
+                    code = read_lines(process, log, self.terminal, record.label)
+                finally:
+                    if alarm is not None:
+                        alarm.cancel()
+                    with self._lock:
+                        self._processes.pop(process, None)
+            with open(output_path, encoding="utf-8", errors="replace") as file:
+                outputs = parse_outputs(file.read())
+        finally:
+            os.unlink(output_path)
+        if node.attempts == attempt:  # not the late end of an attempt that timed out
+            record.exit_code = code
+        if alarm is not None and alarm.fired:
+            raise StepFailed(f"`{record.id}` timed out after {timeout:g} s", exit_code=code)
+        if code != 0:
+            how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            raise StepFailed(f"`{record.id}` failed: {how}", exit_code=code)
+        record.outputs = outputs
+        return outputs
+
+    def _register(self, process: subprocess.Popen[bytes], node: Node, attempt: int) -> None:
+        with self._lock:
+            self._processes[process] = (node, attempt)
+            interrupted = self.interrupted
+            if interrupted:
+                self._interrupted_processes.append(process)
+        if interrupted:
+            signal_group(process, signal.SIGINT)
+        elif node.state != RUNNING or node.attempts != attempt:
+            self._stop(process)  # cancelled or timed out while it started
+
+    def _stop(self, process: subprocess.Popen[bytes]) -> None:
+        signal_group(process, signal.SIGTERM)
+        kill_group_later(process, self.grace)
+
+    def _value_of(self, reference: Reference, record: Record, env: Mapping[str, str]) -> str:
+        if reference.kind == "item":
+            return _text(record.item)
+        if reference.kind == "matrix":
+            assert isinstance(record.item, dict)
+            return _text(record.item[reference.parts[0]])
+        if reference.kind == "env":
+            return env.get(reference.parts[0], "")
+        source, name = reference.parts
+        outputs = self.records[source].outputs
+        if name not in outputs:
+            raise StepFailed(
+                f"`{record.id}` reads {reference}, but `{source}` wrote no output `{name}`"
+            )
+        return outputs[name]
+
+    def _run_items(self, record: Record) -> dict[str, str]:
+        """Add a node per item, give back this step's slot while they run, and fail
+        if one of them did; with on_failure stop, a failure cancels the items after it."""
+        step = record.step
+        me = record.node
+        assert me is not None
+        items = self._items_of(record)
+        if step.parallelism is not None:
+            pool: Pool | None = Pool(f"{step.id}:items", step.parallelism)
+        else:
+            pool = None if step.pool is None else self.pools[step.pool]
+        if step.on_failure == "continue":
+            options = Options(priority=step.priority)  # it retries and times out itself
+        else:
+            options = Options(timeout=step.timeout, retries=step.retries, priority=step.priority)
+        children: list[Record] = []
+        for index, item in enumerate(items):
+            child = Record(
+                f"{step.id}/{index}",
+                step,
+                f"{step.id}/{_label(item)}",
+                self.log_directory / step.id / f"{index}.log",
+                index=index,
+                item=item,
+            )
+            run = self._run_item_continuing if step.on_failure == "continue" else self._run_node
+            child.node = Node(
+                partial(run, child),
+                options=options.merged(name=child.id),
+                pool=pool,
+            )
+            children.append(child)
+        nodes = [child.node for child in children if child.node is not None]
+        if step.on_failure == "stop":
+            stopper = CancelAfterFailure(nodes)
+            for node in nodes:
+                node.callbacks = [stopper]  # before they are added, so none is missed
+        with self._lock:
+            for child in children:
+                assert child.node is not None
+                self._by_node[child.node] = child
+            record.items = children
+        self.engine.add_all((node, ()) for node in nodes)
+        self.engine.suspend(me, nodes)
+        try:
+            for node in nodes:
+                self.engine.wait(node)
+        finally:
+            self.engine.resume(me)
+        unsuccessful = [child for child in children if status_of(child) != "succeeded"]
+        if unsuccessful:
+            first = next((c for c in unsuccessful if status_of(c) == "failed"), unsuccessful[0])
+            error = error_text(first) or status_of(first)
+            raise StepFailed(
+                f"{len(unsuccessful)} of {len(children)} items did not succeed;"
+                f" the first: `{first.id}` ({error})"
+            )
+        return {}
+
+    def _items_of(self, record: Record) -> list[Item] | list[dict[str, Item]]:
+        reference = record.step.for_each_reference()
+        if reference is None:
+            return record.step.items()
+        source, name = reference.parts
+        text = self.records[source].outputs.get(name)
+        if text is None:
+            raise StepFailed(
+                f"`{record.id}` takes its items from {reference}, which was not written"
+            )
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise StepFailed(f"{reference} is not JSON: {error}") from error
+        if not isinstance(items, list) or not all(
+            isinstance(item, str | int | float | bool) for item in items
+        ):
+            raise StepFailed(f"{reference} must be a JSON list of strings or numbers, not {text!r}")
+        return items
+
+    # The engine's observer.
+
+    def job_started(self, engine: Engine) -> None:
+        pass
+
+    def job_finished(self, engine: Engine) -> None:
+        pass
+
+    def node_started(self, node: Node) -> None:
+        record = self._by_node.get(node)
+        if record is not None and record.started_at is None:
+            record.started_at = time.time()
+
+    def node_retried(self, node: Node, error: BaseException) -> None:
+        if isinstance(error, TaskTimeout):
+            self._stop_processes_of(node)
+
+    def node_finished(self, node: Node) -> None:
+        record = self._by_node.get(node)
+        if record is not None:
+            record.finished_at = time.time()
+        if node.state in (CANCELLED, FAILED):  # FAILED with a process left: timed out
+            self._stop_processes_of(node)
+        if node.state == CANCELLED and record is not None and record.items:
+            self.engine.cancel(child.node for child in record.items if child.node is not None)
+
+    def _stop_processes_of(self, node: Node) -> None:
+        with self._lock:
+            if self.interrupted:
+                return  # signalled with SIGINT already; `finish` kills what remains
+            processes = [p for p, (owner, _) in self._processes.items() if owner is node]
+        for process in processes:
+            self._stop(process)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary of the run: the job, its status and times, and each node."""
+        if self.interrupted:
+            status = "interrupted"
+        else:
+            status = "succeeded" if self.exit_code == 0 else "failed"
+        return summarise(
+            self.job,
+            status,
+            self.started_at,
+            self.finished_at,
+            list(self.records.values()),
+            self._by_node,
+            self.engine.first_failure,
+        )
+
+
+def _text(value: object) -> str:
+    """A value as the shell receives it: YAML's true/false, JSON for a mapping."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _label(item: Item | dict[str, Item]) -> str:
+    """`eu-west-1` for an item, `os=linux,py=3.11` for a matrix combination."""
+    if isinstance(item, dict):
+        return ",".join(f"{key}={_text(value)}" for key, value in item.items())
+    return _text(item)

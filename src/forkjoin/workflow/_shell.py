@@ -1,0 +1,195 @@
+"""One shell command of a step: its safe command text, its process group, its output lines.
+
+A step's `${{ ... }}` references never reach the shell as code: each is replaced by
+a quoted `${FJ_REF_n}` and its value travels in the environment (`interpolate`). The
+command runs as `sh -c` in a session of its own, so a signal to its process group
+reaches its children and grandchildren (`start`, `signal_group`). Its stdout and
+stderr are read through one pipe, line by line, into its log file and onto the
+terminal (`Terminal`), whole lines only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from forkjoin.workflow._spec import Reference
+
+__all__ = [
+    "Terminal",
+    "interpolate",
+    "kill_group_later",
+    "parse_outputs",
+    "read_lines",
+    "signal_group",
+    "start",
+]
+
+
+class Terminal:
+    """Where steps' lines meet: one lock, so lines of two steps never tear each other.
+
+    With `prefixed`, each line reads `[step] line`; without, lines pass unchanged
+    (the output of concurrency 1).
+    """
+
+    def __init__(self, stream: BinaryIO, *, prefixed: bool) -> None:
+        self.stream = stream
+        self.prefixed = prefixed
+        self._lock = threading.Lock()
+
+    def line(self, label: str, data: bytes) -> None:
+        """Write one line of the step `label`; a last line without its newline gets one
+        when prefixed."""
+        if self.prefixed:
+            data = b"[" + label.encode() + b"] " + data
+            if not data.endswith(b"\n"):
+                data += b"\n"
+        with self._lock:
+            try:
+                self.stream.write(data)
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the terminal went away (`| head`): the log file still has it
+
+
+def interpolate(command: str, references: Sequence[Reference]) -> tuple[str, list[str]]:
+    """`command` with each reference replaced by an environment variable, quoted as its
+    place in the command needs; and the variables' names, FJ_REF_0 onwards, in order.
+
+    Outside quotes a reference becomes `"${FJ_REF_n}"`; inside double quotes
+    `${FJ_REF_n}`; inside single quotes the quote is closed around it. Either way the
+    shell expands the value as one word of data and never parses it.
+    """
+    pieces: list[str] = []
+    names: list[str] = []
+    position = 0
+    for number, reference in enumerate(references):
+        name = f"FJ_REF_{number}"
+        names.append(name)
+        before = command[position : reference.start]
+        pieces.append(before)
+        quote = _quote_state(command, reference.start)
+        if quote == '"':
+            pieces.append(f"${{{name}}}")
+        elif quote == "'":
+            pieces.append(f"'\"${{{name}}}\"'")
+        else:
+            pieces.append(f'"${{{name}}}"')
+        position = reference.end
+    pieces.append(command[position:])
+    return "".join(pieces), names
+
+
+def _quote_state(command: str, end: int) -> str | None:
+    """The quote open at `command[end]`: `'`, `"`, or None; escapes respected."""
+    quote: str | None = None
+    index = 0
+    while index < end:
+        char = command[index]
+        if quote == "'":
+            if char == "'":
+                quote = None
+        elif char == "\\":
+            index += 1  # the next character is escaped, in or out of double quotes
+        elif quote == '"':
+            if char == '"':
+                quote = None
+        elif char in "'\"":
+            quote = char
+        index += 1
+    return quote
+
+
+def start(command: str, *, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start `sh -c command` in its own session, its stderr merged into its stdout pipe.
+
+    Raises OSError when it cannot start (a missing `cwd`, say).
+    """
+    return subprocess.Popen(
+        ["sh", "-c", command],
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def read_lines(
+    process: subprocess.Popen[bytes], log: BinaryIO, terminal: Terminal, label: str
+) -> int:
+    """Copy the process's output, line by line, to `log` and `terminal` until every
+    holder of the pipe is gone; then its exit code (negative: the signal that ended it)."""
+    assert process.stdout is not None
+    with process.stdout as pipe:
+        for data in iter(pipe.readline, b""):
+            log.write(data)
+            log.flush()
+            terminal.line(label, data)
+    return process.wait()
+
+
+def signal_group(process: subprocess.Popen[bytes], number: int) -> None:
+    """Send signal `number` to the process group the process leads, if any is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, number)
+
+
+class _Alarm:
+    """A signal to a process group after a delay; `fired` once it was sent."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        delay: float,
+        number: int,
+        then_kill_after: float | None,
+    ) -> None:
+        self.process = process
+        self.number = number
+        self.then_kill_after = then_kill_after
+        self.fired = False
+        self._timer = threading.Timer(delay, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        signal_group(self.process, self.number)
+        if self.then_kill_after is not None:
+            kill_group_later(self.process, self.then_kill_after)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def kill_group_later(
+    process: subprocess.Popen[bytes],
+    delay: float,
+    number: int = signal.SIGKILL,
+    *,
+    then_kill_after: float | None = None,
+) -> _Alarm:
+    """Send signal `number` (SIGKILL) to the process group after `delay` seconds, and
+    SIGKILL `then_kill_after` seconds later if given; `cancel()` the alarm to spare it."""
+    return _Alarm(process, delay, number, then_kill_after)
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """The `key=value` lines a step wrote to $FORKJOIN_OUTPUT; later keys win, other
+    lines are ignored."""
+    outputs: dict[str, str] = {}
+    for line in text.splitlines():
+        key, equals, value = line.partition("=")
+        key = key.strip()
+        if equals and key:
+            outputs[key] = value
+    return outputs
