@@ -52,8 +52,8 @@ def demo(executor: str, workers: int | None) -> None:
     run_demo(executor, workers)
 
 
-@main.command()
-@click.option(
+# The -f option of every command that reads a workflow.
+_workflow_file = click.option(
     "-f",
     "--file",
     "path",
@@ -62,6 +62,10 @@ def demo(executor: str, workers: int | None) -> None:
     show_default=True,
     help="The workflow file.",
 )
+
+
+@main.command()
+@_workflow_file
 @click.option(
     "--format",
     "format_",
@@ -93,15 +97,7 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option(
-    "-f",
-    "--file",
-    "path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="forkjoin.yaml",
-    show_default=True,
-    help="The workflow file.",
-)
+@_workflow_file
 @click.option(
     "-j",
     "--max-concurrency",
