@@ -113,6 +113,14 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     help="Write a JSON summary of the run to this file.",
 )
 @click.option(
+    "--output",
+    type=click.Choice(["prefixed", "grouped", "quiet"]),
+    default=None,
+    help="prefixed: [step] line, as it comes; grouped: a block per step when it ends; "
+    "quiet: only failing steps. Default: unchanged at -j 1, else prefixed.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan and start nothing.")
+@click.option(
     "--grace",
     type=click.FloatRange(min=0),
     default=10.0,
@@ -125,6 +133,8 @@ def run(
     max_concurrency: int | None,
     keep_going: bool,
     summary_json: Path | None,
+    output: str | None,
+    dry_run: bool,
     grace: float,
     steps: tuple[str, ...],
 ) -> None:
@@ -145,11 +155,19 @@ def run(
         if steps:
             workflow = workflow.select(steps)
         concurrency = choose_concurrency(max_concurrency, workflow)
+        if dry_run:
+            from forkjoin.report import draw
+
+            plan = draw(workflow.graph(), "text", labels=_item_labels(workflow))
+            click.echo(f"dry run: {len(workflow.steps)} steps, {concurrency} at once; nothing ran")
+            click.echo(plan, nl=False)
+            return
         running = Run(
             workflow,
             max_concurrency=concurrency,
             failure_mode="keep_going" if keep_going else None,
             grace=grace,
+            output=output,
         )
     except ValueError as error:  # WorkflowError, or a bad $FORKJOIN_MAX_CONCURRENCY
         click.echo(str(error), err=True)

@@ -99,6 +99,7 @@ class Run:
         grace: float = 10.0,
         job: str | None = None,
         terminal: Terminal | None = None,
+        output: str | None = None,
     ) -> None:
         for step in workflow.steps.values():
             if step.run is None:
@@ -114,7 +115,10 @@ class Run:
         self.job = job or new_job_id()
         self.directory = Path(workflow.path).resolve().parent
         self.log_directory = self.directory / ".forkjoin" / "logs" / self.job
-        self.terminal = terminal or Terminal(sys.stdout.buffer, prefixed=max_concurrency > 1)
+        if terminal is None:
+            mode = output or ("passthrough" if max_concurrency == 1 else "prefixed")
+            terminal = Terminal(sys.stdout.buffer, mode=mode)
+        self.terminal = terminal
         self.pools = {name: Pool(name, depth) for name, depth in workflow.pools.items()}
         self.engine = Engine(
             ThreadExecutor(max_concurrency),
@@ -270,6 +274,9 @@ class Run:
                 )
                 try:
                     code = read_lines(process, log, self.terminal, record.label)
+                except BaseException:
+                    self.terminal.ended(record.label, failed=True)
+                    raise
                 finally:
                     if alarm is not None:
                         alarm.cancel()
@@ -279,6 +286,8 @@ class Run:
                 outputs = parse_outputs(file.read())
         finally:
             os.unlink(output_path)
+        timed_out = alarm is not None and alarm.fired
+        self.terminal.ended(record.label, failed=code != 0 or timed_out)
         if node.attempts == attempt:  # not the late end of an attempt that timed out
             record.exit_code = code
         if alarm is not None and alarm.fired:

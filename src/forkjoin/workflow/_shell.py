@@ -32,25 +32,50 @@ __all__ = [
 ]
 
 
+OUTPUT_MODES = ("passthrough", "prefixed", "grouped", "quiet")
+
+
 class Terminal:
     """Where steps' lines meet: one lock, so lines of two steps never tear each other.
 
-    With `prefixed`, each line reads `[step] line`; without, lines pass unchanged
-    (the output of concurrency 1).
+    `mode` is one of `OUTPUT_MODES`:
+    - passthrough: lines as they come, unchanged (the output of concurrency 1);
+    - prefixed: lines as they come, each `[step] line`;
+    - grouped: a step's lines in one block, under `==> step <==`, when it ends;
+    - quiet: only the blocks of steps that failed.
     """
 
-    def __init__(self, stream: BinaryIO, *, prefixed: bool) -> None:
+    def __init__(self, stream: BinaryIO, *, mode: str = "passthrough") -> None:
+        if mode not in OUTPUT_MODES:
+            raise ValueError(f"unknown output mode {mode!r}; choose one of {OUTPUT_MODES}")
         self.stream = stream
-        self.prefixed = prefixed
+        self.mode = mode
         self._lock = threading.Lock()
+        self._held: dict[str, list[bytes]] = {}  # grouped and quiet: lines of running steps
 
     def line(self, label: str, data: bytes) -> None:
-        """Write one line of the step `label`; a last line without its newline gets one
-        when prefixed."""
-        if self.prefixed:
+        """Write one line of the step `label`, or hold it until the step ends.
+
+        A last line without its newline gets one, unless passed through."""
+        if self.mode != "passthrough" and not data.endswith(b"\n"):
+            data += b"\n"
+        if self.mode in ("grouped", "quiet"):
+            with self._lock:
+                self._held.setdefault(label, []).append(data)
+            return
+        if self.mode == "prefixed":
             data = b"[" + label.encode() + b"] " + data
-            if not data.endswith(b"\n"):
-                data += b"\n"
+        self._write(data)
+
+    def ended(self, label: str, *, failed: bool) -> None:
+        """The step `label` has ended: write its held block, if its mode shows it."""
+        with self._lock:
+            held = self._held.pop(label, [])
+        if self.mode == "grouped" or (self.mode == "quiet" and failed):
+            how = " (failed)" if failed else ""
+            self._write(b"==> " + label.encode() + how.encode() + b" <==\n" + b"".join(held))
+
+    def _write(self, data: bytes) -> None:
         with self._lock:
             try:
                 self.stream.write(data)
