@@ -197,7 +197,11 @@ def _needs_of(roots: tuple[Any, ...]) -> dict[Lazy[Any], tuple[Lazy[Any], ...]]:
 
 
 def _as_tasks(value: Any, tasks: dict[int, Task]) -> Any:
-    """`value` with each Lazy replaced by its task; a flat tuple in one loop."""
+    """`value` with each Lazy replaced by its task; a flat tuple in one loop.
+
+    `resolve` alone would do, but costs a call per argument: measured 4-12% slower
+    on the million-node graph, whose 20 s budget has 10% to spare.
+    """
 
     def task_of(lazy: Lazy[Any]) -> Task:
         return tasks[id(lazy)]
