@@ -81,7 +81,10 @@ def as_completed(tasks: Iterable[Task], timeout: float | None = None) -> Iterato
                 pass
             left = None if deadline is None else max(deadline - time.monotonic(), 0)
             # On an inline session nothing finishes unless this thread runs it.
-            pulled = next((one for one in tasks if not one.done() and one.pulled), None)
+            pulled = next(
+                (one for one in tasks if not one.done() and one.engine and one.engine.pulled),
+                None,
+            )
             if pulled is not None:
                 wait_nodes([pulled], left)
                 if left is not None and not pulled.done() and left <= 0:

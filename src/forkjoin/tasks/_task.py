@@ -30,11 +30,6 @@ class Task(Node):
     def cancelled(self) -> bool:
         return self.state == CANCELLED
 
-    @property
-    def pulled(self) -> bool:
-        """True when the task runs only once some thread waits for it (inline)."""
-        return self.engine is not None and self.engine.pulled
-
     def result(self, timeout: float | None = None) -> Any:
         """The task's value; raises its error, or TimeoutError if not done in time."""
         if self.state != SUCCEEDED:
