@@ -5,7 +5,7 @@ shells, pytest, SQLite or any executor module (DESIGN.md, "Layers").
 """
 
 from forkjoin.scheduler._clock import SHARED_CLOCK, Clock, MonotonicClock, TimerHandle
-from forkjoin.scheduler._core import current_node
+from forkjoin.scheduler._context import current_node
 from forkjoin.scheduler._engine import Engine, FailureMode
 from forkjoin.scheduler._node import (
     CANCELLED,

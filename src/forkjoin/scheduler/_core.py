@@ -21,37 +21,13 @@ from typing import Any
 
 from forkjoin.errors import TaskTimeout
 from forkjoin.scheduler._clock import Clock
+from forkjoin.scheduler._context import THREAD as _thread
 from forkjoin.scheduler._node import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Node
-from forkjoin.scheduler._observe import Notifier, Observer, report_unraisable
+from forkjoin.scheduler._observe import Notifier, Observer, call_reporting
 from forkjoin.scheduler._plan import Plan
 from forkjoin.scheduler._resolve import resolve_call
 
-__all__ = ["Core", "call_safely", "current_attempt", "current_node", "release_once"]
-
-
-class _ThreadState(threading.local):
-    # Class attributes are each thread's defaults. `attempt` is the number of the
-    # attempt of `node` that this thread runs: a timed-out attempt may still be
-    # running here while a retry of the same node runs elsewhere.
-    node: Node | None = None
-    attempt = 0
-    launching = False  # see Core._launch
-
-    def __init__(self) -> None:
-        self.backlog: list[Node] = []
-
-
-_thread = _ThreadState()
-
-
-def current_node() -> Node | None:
-    """The node running on this thread, if an in-process executor runs one here."""
-    return _thread.node
-
-
-def current_attempt() -> int:
-    """Which attempt of `current_node()` this thread runs."""
-    return _thread.attempt
+__all__ = ["Core", "release_once"]
 
 
 class Core:
@@ -446,7 +422,7 @@ class Core:
             if callbacks is not None:
                 node.callbacks = None
                 for callback in callbacks:
-                    call_safely(callback, node)
+                    call_reporting(callback, node, message="Exception in a forkjoin done-callback")
             if notifier is not None:
                 notifier.finished(node)
         if startable is not None:
@@ -476,12 +452,3 @@ def release_once(release: Callable[[], object]) -> None:
     # A waiter may be woken by two causes (its node finished, new work arrived).
     with contextlib.suppress(RuntimeError):  # released already
         release()
-
-
-def call_safely(callback: Callable[[Node], object], node: Node) -> None:
-    # A failing callback is the caller's bug, but it must not break the engine's
-    # bookkeeping for every other node: report it the way threads report theirs.
-    try:
-        callback(node)
-    except Exception as error:
-        report_unraisable(error, callback, "Exception in a forkjoin done-callback")

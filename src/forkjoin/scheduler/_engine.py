@@ -15,9 +15,10 @@ from functools import partial
 from typing import Any, Literal
 
 from forkjoin.scheduler._clock import SHARED_CLOCK, Clock
-from forkjoin.scheduler._core import Core, call_safely, current_attempt, current_node, release_once
+from forkjoin.scheduler._context import current_attempt, current_node
+from forkjoin.scheduler._core import Core, release_once
 from forkjoin.scheduler._node import CANCELLED, PENDING, READY, RUNNING, SKIPPED, SUCCEEDED, Node
-from forkjoin.scheduler._observe import Estimator, Observer
+from forkjoin.scheduler._observe import Estimator, Observer, call_reporting
 from forkjoin.scheduler._resolve import find_nodes
 
 __all__ = ["Engine", "FailureMode"]
@@ -229,7 +230,7 @@ class Engine(Core):
                 else:
                     node.callbacks.append(callback)
                 return
-        call_safely(callback, node)
+        call_reporting(callback, node, message="Exception in a forkjoin done-callback")
 
     def wait(self, node: Node, timeout: float | None = None) -> bool:
         """Block until `node` is done or `timeout` seconds pass; True if it is done."""

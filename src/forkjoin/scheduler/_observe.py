@@ -12,7 +12,7 @@ from forkjoin.scheduler._node import RUNNING, Node
 if TYPE_CHECKING:
     from forkjoin.scheduler._engine import Engine
 
-__all__ = ["Estimator", "Notifier", "Observer", "report_unraisable"]
+__all__ = ["Estimator", "Notifier", "Observer", "call_reporting", "report_unraisable"]
 
 
 class Estimator(Protocol):
@@ -82,10 +82,19 @@ class Notifier:
 
     @staticmethod
     def _tell(method: Callable[..., object], *args: Any) -> None:
-        try:
-            method(*args)
-        except Exception as error:
-            report_unraisable(error, method, "Exception in a forkjoin observer")
+        call_reporting(method, *args, message="Exception in a forkjoin observer")
+
+
+def call_reporting(fn: Callable[..., object], *args: Any, message: str) -> None:
+    """Call `fn(*args)`; an Exception it raises is reported, never raised.
+
+    For callbacks and observers: their bug must not break the bookkeeping of every
+    other node, so it is reported the way Python reports a thread's.
+    """
+    try:
+        fn(*args)
+    except Exception as error:
+        report_unraisable(error, fn, message)
 
 
 def report_unraisable(error: BaseException, source: object, message: str) -> None:
