@@ -1,8 +1,4 @@
-"""The `forkjoin` command: parsing and wiring only (DESIGN.md, "Layers").
-
-Start-up time matters here, so nothing heavy is imported at module level: each
-command imports what it needs when it runs.
-"""
+"""`forkjoin run` and `forkjoin graph`: the workflow commands, parsing and wiring only."""
 
 from __future__ import annotations
 
@@ -11,45 +7,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from forkjoin import __version__
-
 if TYPE_CHECKING:
     from forkjoin.workflow import Workflow
 
-__all__ = ["main"]
+__all__ = ["graph", "run"]
 
 # The formats of forkjoin.report.FORMATS, written out because importing the report
 # here would slow every command's start; a test keeps the two equal.
 _GRAPH_FORMATS = ("text", "mermaid", "dot", "json")
 _TIMES = "\N{MULTIPLICATION SIGN}"
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="forkjoin")
-def main() -> None:
-    """Run work as a graph, in parallel, and get faster with every run.
-
-    The Python API is `import forkjoin as fj`: fj.spawn, fj.fetch, fj.map,
-    fj.delayed; see the README.
-    """
-
-
-@main.command()
-@click.option(
-    "--executor",
-    type=click.Choice(["threads", "processes", "inline"]),
-    default="threads",
-    show_default=True,
-    help="Where the example's tasks run.",
-)
-@click.option(
-    "-j", "--workers", type=click.IntRange(min=1), default=None, help="Workers (default: CPUs)."
-)
-def demo(executor: str, workers: int | None) -> None:
-    """Run a small task graph and show what ran where, and how long it took."""
-    from forkjoin._demo import run_demo
-
-    run_demo(executor, workers)
 
 
 # The -f option of every command that reads a workflow.
@@ -64,7 +30,7 @@ _workflow_file = click.option(
 )
 
 
-@main.command()
+@click.command()
 @_workflow_file
 @click.option(
     "--format",
@@ -96,7 +62,7 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     click.echo(drawing, nl=False)
 
 
-@main.command()
+@click.command()
 @_workflow_file
 @click.option(
     "-j",
@@ -203,6 +169,3 @@ def _item_labels(workflow: Workflow) -> dict[str, str]:
             labels[name] = f"{name} {_TIMES}{count}"
     return labels
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
