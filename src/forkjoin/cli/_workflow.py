@@ -168,4 +168,3 @@ def _item_labels(workflow: Workflow) -> dict[str, str]:
         if count:
             labels[name] = f"{name} {_TIMES}{count}"
     return labels
-
