@@ -14,12 +14,12 @@ its command runs gets its process group SIGTERM, then SIGKILL after `grace`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -49,7 +49,7 @@ from forkjoin.workflow._shell import (
     signal_group,
     start,
 )
-from forkjoin.workflow._spec import FailureMode, Item, Reference, Workflow
+from forkjoin.workflow._spec import FailureMode, Item, Reference, Step, Workflow
 from forkjoin.workflow._summary import Record, error_text, status_of, summarise
 
 __all__ = ["Run", "StepFailed", "choose_concurrency", "new_job_id"]
@@ -134,6 +134,7 @@ class Run:
         self._processes: dict[subprocess.Popen[bytes], tuple[Node, int]] = {}
         self._interrupted_processes: list[subprocess.Popen[bytes]] = []
         self._interrupted_at = 0.0
+        self._environments: dict[str, dict[bytes, bytes]] = {}
         self._lock = threading.Lock()
 
     # The run's life: start, wait, interrupt, finish.
@@ -141,6 +142,7 @@ class Run:
     def start(self) -> None:
         """Add every step to the engine, each after the steps it needs."""
         self.started_at = time.time()
+        self.log_directory.mkdir(parents=True, exist_ok=True)
         additions: list[tuple[Node, tuple[Node, ...]]] = []
         nodes: dict[str, Node] = {}
         for step_id in self.workflow.graph().topological_order():
@@ -250,42 +252,41 @@ class Run:
         attempt = node.attempts
         references = step.references()
         command, names = interpolate(step.run, references)
-        env = {**os.environ, **self.workflow.env, **step.env}
+        env = self._environment_of(step)
         for name, reference in zip(names, references, strict=True):
-            env[name] = self._value_of(reference, record, env)
-        handle, output_path = tempfile.mkstemp(prefix="forkjoin-output-")
-        os.close(handle)
-        env["FORKJOIN_OUTPUT"] = output_path
+            env[name.encode()] = os.fsencode(self._value_of(reference, record))
+        # Beside the log, so a step's outputs outlive the run; the shell creates it.
+        output_path = record.log_file.with_suffix(".outputs")
+        with contextlib.suppress(FileNotFoundError):
+            output_path.unlink()  # what an earlier attempt wrote
+        env[b"FORKJOIN_OUTPUT"] = bytes(output_path)
         cwd = self.directory / step.cwd if step.cwd else self.directory
+        with open(record.log_file, "ab") as log:
+            try:
+                process = start(command, cwd=cwd, env=env)
+            except OSError as error:
+                raise StepFailed(f"cannot start: {error}") from error
+            self._register(process, node, attempt)
+            alarm = (
+                None
+                if timeout is None
+                else kill_group_later(process, timeout, signal.SIGTERM, then_kill_after=self.grace)
+            )
+            try:
+                code = read_lines(process, log, self.terminal, record.label)
+            except BaseException:
+                self.terminal.ended(record.label, failed=True)
+                raise
+            finally:
+                if alarm is not None:
+                    alarm.cancel()
+                with self._lock:
+                    self._processes.pop(process, None)
         try:
-            record.log_file.parent.mkdir(parents=True, exist_ok=True)
-            with open(record.log_file, "ab") as log:
-                try:
-                    process = start(command, cwd=cwd, env=env)
-                except OSError as error:
-                    raise StepFailed(f"cannot start: {error}") from error
-                self._register(process, node, attempt)
-                alarm = (
-                    None
-                    if timeout is None
-                    else kill_group_later(
-                        process, timeout, signal.SIGTERM, then_kill_after=self.grace
-                    )
-                )
-                try:
-                    code = read_lines(process, log, self.terminal, record.label)
-                except BaseException:
-                    self.terminal.ended(record.label, failed=True)
-                    raise
-                finally:
-                    if alarm is not None:
-                        alarm.cancel()
-                    with self._lock:
-                        self._processes.pop(process, None)
             with open(output_path, encoding="utf-8", errors="replace") as file:
                 outputs = parse_outputs(file.read())
-        finally:
-            os.unlink(output_path)
+        except FileNotFoundError:
+            outputs = {}
         timed_out = alarm is not None and alarm.fired
         self.terminal.ended(record.label, failed=code != 0 or timed_out)
         if node.attempts == attempt:  # not the late end of an attempt that timed out
@@ -313,14 +314,26 @@ class Run:
         signal_group(process, signal.SIGTERM)
         kill_group_later(process, self.grace)
 
-    def _value_of(self, reference: Reference, record: Record, env: Mapping[str, str]) -> str:
+    def _environment_of(self, step: Step) -> dict[bytes, bytes]:
+        """The environment of a step's command: ours, the file's, the step's; encoded
+        once per step, since Popen would otherwise encode every variable per command."""
+        environment = self._environments.get(step.id)
+        if environment is None:
+            merged = {**os.environ, **self.workflow.env, **step.env}
+            environment = {os.fsencode(k): os.fsencode(v) for k, v in merged.items()}
+            self._environments[step.id] = environment
+        return dict(environment)
+
+    def _value_of(self, reference: Reference, record: Record) -> str:
         if reference.kind == "item":
             return _text(record.item)
         if reference.kind == "matrix":
             assert isinstance(record.item, dict)
             return _text(record.item[reference.parts[0]])
         if reference.kind == "env":
-            return env.get(reference.parts[0], "")
+            name = reference.parts[0]
+            step = record.step
+            return step.env.get(name, self.workflow.env.get(name, os.environ.get(name, "")))
         source, name = reference.parts
         outputs = self.records[source].outputs
         if name not in outputs:
@@ -336,6 +349,7 @@ class Run:
         me = record.node
         assert me is not None
         items = self._items_of(record)
+        (self.log_directory / step.id).mkdir(exist_ok=True)
         if step.parallelism is not None:
             pool: Pool | None = Pool(f"{step.id}:items", step.parallelism)
         else:

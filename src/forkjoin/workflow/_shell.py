@@ -132,15 +132,16 @@ def _quote_state(command: str, end: int) -> str | None:
     return quote
 
 
-def start(command: str, *, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> subprocess.Popen[bytes]:
     """Start `sh -c command` in its own session, its stderr merged into its stdout pipe.
 
     Raises OSError when it cannot start (a missing `cwd`, say).
     """
     return subprocess.Popen(
-        ["sh", "-c", command],
+        # POSIX puts sh at /bin/sh; naming it spares a search of $PATH per command.
+        ["/bin/sh", "-c", command],
         cwd=cwd,
-        env=dict(env),
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
