@@ -114,7 +114,7 @@ def run(
     import signal
     import threading
 
-    from forkjoin.workflow import Run, choose_concurrency, load
+    from forkjoin.workflow import Run, choose_concurrency, choose_status, load
 
     try:
         workflow = load(path)
@@ -128,12 +128,14 @@ def run(
             click.echo(f"dry run: {len(workflow.steps)} steps, {concurrency} at once; nothing ran")
             click.echo(plan, nl=False)
             return
+        status = choose_status(len(workflow.steps))
         running = Run(
             workflow,
             max_concurrency=concurrency,
             failure_mode="keep_going" if keep_going else None,
             grace=grace,
             output=output,
+            status=status,
         )
     except ValueError as error:  # WorkflowError, or a bad $FORKJOIN_MAX_CONCURRENCY
         click.echo(str(error), err=True)
@@ -146,9 +148,10 @@ def run(
     for number in handled:
         signal.signal(number, lambda _number, _frame: interrupt_requested.set())
     try:
-        running.start()
-        running.wait(interrupt_requested)
-        running.finish()
+        with status:
+            running.start()
+            running.wait(interrupt_requested)
+            running.finish()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -26,18 +26,23 @@ from forkjoin.workflow._spec import (
     Workflow,
     parse_duration,
 )
+from forkjoin.workflow._status import LiveStatus, PlainStatus, Status, choose_status
 
 __all__ = [
     "FailureMode",
     "Item",
+    "LiveStatus",
     "OnFailure",
+    "PlainStatus",
     "Reference",
     "ReferenceKind",
     "Run",
     "Step",
+    "Status",
     "StepFailed",
     "Workflow",
     "choose_concurrency",
+    "choose_status",
     "load",
     "loads",
     "new_job_id",

@@ -50,6 +50,7 @@ from forkjoin.workflow._shell import (
     start,
 )
 from forkjoin.workflow._spec import FailureMode, Item, Reference, Step, Workflow
+from forkjoin.workflow._status import Status
 from forkjoin.workflow._summary import Record, error_text, status_of, summarise
 
 __all__ = ["Run", "StepFailed", "choose_concurrency", "new_job_id"]
@@ -100,6 +101,7 @@ class Run:
         job: str | None = None,
         terminal: Terminal | None = None,
         output: str | None = None,
+        status: Status | None = None,
     ) -> None:
         for step in workflow.steps.values():
             if step.run is None:
@@ -117,8 +119,10 @@ class Run:
         self.log_directory = self.directory / ".forkjoin" / "logs" / self.job
         if terminal is None:
             mode = output or ("passthrough" if max_concurrency == 1 else "prefixed")
-            terminal = Terminal(sys.stdout.buffer, mode=mode)
+            stream = sys.stdout.buffer if status is None else status.output_stream(sys.stdout)
+            terminal = Terminal(stream, mode=mode)
         self.terminal = terminal
+        self.status = status
         self.pools = {name: Pool(name, depth) for name, depth in workflow.pools.items()}
         self.engine = Engine(
             ThreadExecutor(max_concurrency),
@@ -203,6 +207,10 @@ class Run:
         self.engine.close()
         executor = self.engine.executor
         executor.shutdown(wait=False)
+        if self.status is not None:
+            assert self.started_at is not None
+            seconds = self.finished_at - self.started_at
+            self.status.closed(self.outcome, seconds, _relative(self.log_directory))
 
     def _wait_for_processes(self, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -434,6 +442,8 @@ class Run:
         record = self._by_node.get(node)
         if record is not None and record.started_at is None:
             record.started_at = time.time()
+            if self.status is not None:
+                self.status.started(record)
 
     def node_retried(self, node: Node, error: BaseException) -> None:
         if isinstance(error, TaskTimeout):
@@ -443,6 +453,8 @@ class Run:
         record = self._by_node.get(node)
         if record is not None:
             record.finished_at = time.time()
+            if self.status is not None:
+                self.status.finished(record)
         if node.state in (CANCELLED, FAILED):  # FAILED with a process left: timed out
             self._stop_processes_of(node)
         if node.state == CANCELLED and record is not None and record.items:
@@ -456,15 +468,18 @@ class Run:
         for process in processes:
             self._stop(process)
 
+    @property
+    def outcome(self) -> str:
+        """`succeeded`, `failed` or `interrupted`."""
+        if self.interrupted:
+            return "interrupted"
+        return "succeeded" if self.exit_code == 0 else "failed"
+
     def summary(self) -> dict[str, Any]:
         """The JSON summary of the run: the job, its status and times, and each node."""
-        if self.interrupted:
-            status = "interrupted"
-        else:
-            status = "succeeded" if self.exit_code == 0 else "failed"
         return summarise(
             self.job,
-            status,
+            self.outcome,
             self.started_at,
             self.finished_at,
             list(self.records.values()),
@@ -480,6 +495,14 @@ def _text(value: object) -> str:
     if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
+
+
+def _relative(path: Path) -> str:
+    """`path` from the current directory when it is below it, else whole."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _label(item: Item | dict[str, Item]) -> str:

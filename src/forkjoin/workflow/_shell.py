@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from forkjoin.workflow._spec import Reference
+from forkjoin.workflow._status import Sink
 
 __all__ = [
     "Terminal",
@@ -45,7 +46,7 @@ class Terminal:
     - quiet: only the blocks of steps that failed.
     """
 
-    def __init__(self, stream: BinaryIO, *, mode: str = "passthrough") -> None:
+    def __init__(self, stream: Sink, *, mode: str = "passthrough") -> None:
         if mode not in OUTPUT_MODES:
             raise ValueError(f"unknown output mode {mode!r}; choose one of {OUTPUT_MODES}")
         self.stream = stream
