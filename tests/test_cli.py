@@ -260,7 +260,8 @@ def test_help_starts_without_the_workflow_loader() -> None:
         "    main(['graph', '--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('yaml', 'forkjoin.workflow', 'forkjoin.report', 'forkjoin.scheduler', 'rich', 'sqlite3')\n"
+        "heavy = ('yaml', 'forkjoin.workflow', 'forkjoin.report', 'forkjoin.scheduler',\n"
+        "         'rich', 'sqlite3')\n"
         "print([m for m in heavy if m in sys.modules], file=sys.stderr)\n"
     )
     out = subprocess.run(
