@@ -456,7 +456,7 @@ def test_selected_steps_run_with_what_they_need_only(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("steps:\n  a: {run: echo, neds: [b]}\n", "did you mean `needs`?"),
-        ("steps:\n  a: {call: 'os:getcwd'}\n", "`call:` step"),
+        ("steps:\n  a: {run: x, needs: [b]}\n  b: {run: y, needs: [a]}\n", "dependency cycle"),
     ],
 )
 def test_a_bad_file_exits_2_with_one_line(tmp_path: Path, text: str, message: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from forkjoin.errors import StepFailed, TaskTimeout, WorkflowError
+from forkjoin.errors import StepFailed, TaskTimeout
 from forkjoin.executors import ThreadExecutor
 from forkjoin.scheduler import (
     CANCELLED,
@@ -56,6 +57,8 @@ from forkjoin.workflow._summary import Record, error_text, status_of, summarise
 __all__ = ["Run", "StepFailed", "choose_concurrency", "new_job_id"]
 
 _ENVIRONMENT_CONCURRENCY = "FORKJOIN_MAX_CONCURRENCY"
+# A `call:` step runs in a Python of its own, as a `run:` step in a shell of its own.
+_CALL_COMMAND = f"exec {shlex.quote(sys.executable)} -m forkjoin._call_step"
 
 
 def choose_concurrency(
@@ -86,10 +89,7 @@ def new_job_id() -> str:
 
 
 class Run:
-    """One run of a workflow on one engine of threads; see the module's docstring.
-
-    Raises WorkflowError, before anything runs, for a step it cannot run yet (`call:`).
-    """
+    """One run of a workflow on one engine of threads; see the module's docstring."""
 
     def __init__(
         self,
@@ -103,14 +103,6 @@ class Run:
         output: str | None = None,
         status: Status | None = None,
     ) -> None:
-        for step in workflow.steps.values():
-            if step.run is None:
-                raise WorkflowError(
-                    f"step `{step.id}` is a `call:` step, which `forkjoin run` cannot run yet",
-                    path=workflow.path,
-                    line=step.line or None,
-                    hint="write it as a `run:` shell step for now",
-                )
         self.workflow = workflow
         self.max_concurrency = max_concurrency
         self.grace = grace
@@ -256,13 +248,20 @@ class Run:
         `timeout` is for a command the engine does not time out itself."""
         step = record.step
         node = record.node
-        assert node is not None and step.run is not None
+        assert node is not None
         attempt = node.attempts
-        references = step.references()
-        command, names = interpolate(step.run, references)
         env = self._environment_of(step)
-        for name, reference in zip(names, references, strict=True):
-            env[name.encode()] = os.fsencode(self._value_of(reference, record))
+        if step.run is not None:
+            references = step.references()
+            command, names = interpolate(step.run, references)
+            for name, reference in zip(names, references, strict=True):
+                env[name.encode()] = os.fsencode(_text(self._value_of(reference, record)))
+        else:
+            assert step.call is not None
+            command = _CALL_COMMAND
+            env[b"FORKJOIN_CALL"] = step.call.encode()
+            env[b"FORKJOIN_CALL_WITH"] = json.dumps(self._arguments_of(record)).encode()
+            env[b"FORKJOIN_CALL_PATH"] = bytes(self.directory)
         # Beside the log, so a step's outputs outlive the run; the shell creates it.
         output_path = record.log_file.with_suffix(".outputs")
         with contextlib.suppress(FileNotFoundError):
@@ -332,12 +331,13 @@ class Run:
             self._environments[step.id] = environment
         return dict(environment)
 
-    def _value_of(self, reference: Reference, record: Record) -> str:
+    def _value_of(self, reference: Reference, record: Record) -> object:
+        """The value a reference stands for in `record`'s step or item, as YAML typed it."""
         if reference.kind == "item":
-            return _text(record.item)
+            return record.item
         if reference.kind == "matrix":
             assert isinstance(record.item, dict)
-            return _text(record.item[reference.parts[0]])
+            return record.item[reference.parts[0]]
         if reference.kind == "env":
             name = reference.parts[0]
             step = record.step
@@ -349,6 +349,27 @@ class Run:
                 f"`{record.id}` reads {reference}, but `{source}` wrote no output `{name}`"
             )
         return outputs[name]
+
+    def _arguments_of(self, record: Record) -> dict[str, object]:
+        """The keyword arguments of a `call:` step: `with`, its references replaced. A
+        value that is one reference alone keeps the type of what it stands for."""
+        arguments = dict(record.step.with_)
+        for name, references in record.step.argument_references().items():
+            text = arguments[name]
+            assert isinstance(text, str)
+            first = references[0]
+            if len(references) == 1 and first.start == 0 and first.end == len(text):
+                arguments[name] = self._value_of(first, record)
+                continue
+            pieces, position = [], 0
+            for reference in references:
+                pieces += [
+                    text[position : reference.start],
+                    _text(self._value_of(reference, record)),
+                ]
+                position = reference.end
+            arguments[name] = "".join(pieces) + text[position:]
+        return arguments
 
     def _run_items(self, record: Record) -> dict[str, str]:
         """Add a node per item, give back this step's slot while they run, and fail

@@ -255,6 +255,16 @@ class Step:
         """
         return parse_references(self.run) if self.run is not None else []
 
+    def argument_references(self) -> dict[str, list[Reference]]:
+        """The references in each text value of `with`, by argument name; only those
+        with references. Nested lists and mappings are passed as they are."""
+        found = {
+            name: parse_references(value)
+            for name, value in self.with_.items()
+            if isinstance(value, str)
+        }
+        return {name: references for name, references in found.items() if references}
+
     def for_each_reference(self) -> Reference | None:
         """The output this step's items come from, when `for_each` is a reference."""
         if isinstance(self.for_each, str):

@@ -145,6 +145,10 @@ class StepReader(NodeReader):
         )
         if step.run is not None:
             self._check_references(step, step.run, fields["run"][1])
+        with_node = node_of("with")
+        for _, _, value in [] if with_node is None else self.pairs(with_node, f"`with` of {this}"):
+            if value.id == "scalar" and value.tag == self.STR:
+                self._check_references(step, value.value, value)
         return step
 
     def _check_combination(
@@ -325,10 +329,11 @@ class StepReader(NodeReader):
                 error.reason, path=self.path, line=line, column=column, hint=error.hint
             ) from error
 
-    def _check_references(self, step: Step, run: str, node: Node) -> None:
-        """Each `${{ }}` in `run` names what the step has: its item, a matrix key, an env."""
+    def _check_references(self, step: Step, text: str, node: Node) -> None:
+        """Each `${{ }}` in `text` (`run`, or a `with` value) names what the step has:
+        its item, a matrix key, an env, or an output of a step it needs."""
         env = {**self.workflow_env, **step.env}
-        for reference in self._references(node, run):
+        for reference in self._references(node, text):
             if reference.kind == "output":
                 self._note_output_use(step.id, reference, node, reference.start)
                 continue
