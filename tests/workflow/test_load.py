@@ -285,6 +285,17 @@ MISTAKES = {
         "constructor for the tag '!secret' (remove the `!` tag, or quote the value to pass "
         "it as text)",
     ),
+    "with a value JSON cannot carry": (
+        "steps:\n  a: {call: m:f, with: {n: !!binary aGVsbG8=}}\n",
+        "forkjoin.yaml:2:28: `with.n` of step `a` cannot be passed to a function: YAML reads "
+        "it as bytes, which JSON cannot carry (use text, numbers, booleans, null, lists and "
+        "mappings; quote it for text)",
+    ),
+    "with a reference the step cannot have": (
+        "steps:\n  a: {call: m:f, with: {n: '${{ matrix.os }}'}}\n",
+        "forkjoin.yaml:2:29: ${{ matrix.os }} is set only in matrix steps, and step `a` is "
+        "not one (add `matrix:` to step `a`)",
+    ),
     "a bad duration": (
         "steps:\n  a: {run: x, timeout: 10 min}\n",
         "forkjoin.yaml:2:24: `10 min` is not a duration (a number of seconds, or a duration "
@@ -850,7 +861,12 @@ def test_the_example_has_needs_for_each_matrix_and_outputs() -> None:
         "item",
         "matrix",
         "output",
-        "env",
+    }
+    assert steps["announce"].call == "release:announce"
+    arguments = steps["announce"].argument_references()
+    assert {name: [r.kind for r in refs] for name, refs in arguments.items()} == {
+        "app": ["env"],
+        "version": ["output"],
     }
 
 
@@ -890,3 +906,10 @@ def test_the_example_runs_in_sh(tmp_path: Path) -> None:
         lines = output_file.read_text().splitlines()
         outputs[step_id] = dict(line.split("=", 1) for line in lines)
     assert outputs["version"] == {"version": "1.2.3"}
+
+
+def test_with_values_keep_their_yaml_types_and_dates_become_text() -> None:
+    workflow = forkjoin.workflow.loads(
+        "steps:\n  a: {call: m:f, with: {n: 3, on: 2026-11-25, xs: [1.5, null, true]}}\n"
+    )
+    assert dict(workflow.steps["a"].with_) == {"n": 3, "on": "2026-11-25", "xs": [1.5, None, True]}

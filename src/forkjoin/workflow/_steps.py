@@ -11,6 +11,7 @@ import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from forkjoin.errors import WorkflowError
 from forkjoin.workflow._spec import (
@@ -281,7 +282,14 @@ class StepReader(NodeReader):
                     f"{quoted(name)} in {what} is not a Python argument name",
                     "use letters, digits and `_`, not starting with a digit",
                 )
-            keywords[name] = self.construct(value, f"`with.{name}` of {this}")
+            try:
+                keywords[name] = _json_like(self.construct(value, f"`with.{name}` of {this}"))
+            except TypeError as error:
+                raise self.error(
+                    value,
+                    f"`with.{name}` of {this} cannot be passed to a function: {error}",
+                    "use text, numbers, booleans, null, lists and mappings; quote it for text",
+                ) from error
         return keywords
 
     def _timeout(self, node: Node | None, this: str) -> float | None:
@@ -379,6 +387,22 @@ def _reference_problem(
         )
         return f"{reference} names no variable of the workflow's or the step's `env`", fix
     return None
+
+
+def _json_like(value: object) -> object:
+    """`value` as JSON can carry it to a `call:` step's process: a date as its ISO text.
+
+    Raises TypeError for a value JSON has no form for (binary, a set).
+    """
+    if isinstance(value, dict):
+        return {str(key): _json_like(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_like(item) for item in value]
+    if isinstance(value, date):  # datetime too: YAML reads 2026-11-25 as a date
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"YAML reads it as {type(value).__name__}, which JSON cannot carry")
 
 
 def _on_failure(text: str | None) -> OnFailure:
