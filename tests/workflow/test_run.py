@@ -544,6 +544,44 @@ def test_sigint_stops_the_items_of_a_step(tmp_path: Path) -> None:
     assert [item["status"] for item in node["items"]] == ["cancelled"] * 3
 
 
+def test_a_second_sigint_kills_a_step_that_ignores_the_first(tmp_path: Path) -> None:
+    """stubborn traps SIGINT and keeps sleeping; the grace is 60 s, so only the second
+    Ctrl-C can end the run in time."""
+    write(
+        tmp_path,
+        """
+        steps:
+          stubborn: {run: "trap '' INT; echo $$ > s.pid; sleep 30 & wait; sleep 30"}
+        """,
+    )
+    process = subprocess.Popen(
+        [*COMMAND, "--grace", "60"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "s.pid").exists():
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+    group = int((tmp_path / "s.pid").read_text())
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert process.poll() is None  # waiting out the grace for the stubborn step
+    assert _alive_in_group(group)
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 130, stderr
+    assert time.monotonic() - began < 5
+    deadline = time.monotonic() + 3
+    while _alive_in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive_in_group(group)
+
+
 def _alive_in_group(group: int) -> bool:
     """True while a live process (not a zombie) is in process group `group`."""
     for entry in Path("/proc").iterdir():

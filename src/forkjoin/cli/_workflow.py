@@ -140,18 +140,24 @@ def run(
     except ValueError as error:  # WorkflowError, or a bad $FORKJOIN_MAX_CONCURRENCY
         click.echo(str(error), err=True)
         raise SystemExit(2) from None
-    # The handler only sets the event: the engine's lock may be held by the very
-    # thread the signal interrupts, so the waiting loop does the interrupting.
+    # The handler only sets events: the engine's lock may be held by the very thread
+    # the signal interrupts, so the waiting loops do the interrupting. A second Ctrl-C
+    # kills what is still ending at once, as in make and docker compose.
     interrupt_requested = threading.Event()
+    kill_requested = threading.Event()
+
+    def on_signal(_number: int, _frame: object) -> None:
+        (kill_requested if interrupt_requested.is_set() else interrupt_requested).set()
+
     handled = (signal.SIGINT, signal.SIGTERM)
     previous = {number: signal.getsignal(number) for number in handled}
     for number in handled:
-        signal.signal(number, lambda _number, _frame: interrupt_requested.set())
+        signal.signal(number, on_signal)
     try:
         with status:
             running.start()
             running.wait(interrupt_requested)
-            running.finish()
+            running.finish(kill_requested)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -3,7 +3,7 @@
     run = Run(workflow, max_concurrency=2)
     run.start()
     run.wait(interrupt_requested)     # a threading.Event a signal handler sets
-    run.finish()                      # every process of ours is gone after it
+    run.finish(kill_requested)        # every process of ours is gone after it
     run.summary(), run.exit_code
 
 A step with items (`for_each`, `matrix`) is a node that, when it runs, adds one node
@@ -185,11 +185,12 @@ class Run:
             signal_group(process, signal.SIGINT)
         self.engine.cancel_all()
 
-    def finish(self) -> None:
+    def finish(self, kill_requested: threading.Event | None = None) -> None:
         """Wait for the commands still ending (cancelled, or interrupted) for up to the
-        grace, SIGKILL the process groups of what remains, and close the engine."""
+        grace, or until `kill_requested` is set (a second Ctrl-C); SIGKILL the process
+        groups of what remains, and close the engine."""
         deadline = (self._interrupted_at if self.interrupted else time.monotonic()) + self.grace
-        self._wait_for_processes(deadline)
+        self._wait_for_processes(deadline, kill_requested)
         with self._lock:
             remaining = [*self._processes, *self._interrupted_processes]
         for process in remaining:  # grandchildren too, in the group
@@ -204,11 +205,15 @@ class Run:
             seconds = self.finished_at - self.started_at
             self.status.closed(self.outcome, seconds, _relative(self.log_directory))
 
-    def _wait_for_processes(self, deadline: float) -> None:
+    def _wait_for_processes(
+        self, deadline: float, kill_requested: threading.Event | None = None
+    ) -> None:
         while time.monotonic() < deadline:
             with self._lock:
                 if not self._processes:
                     return
+            if kill_requested is not None and kill_requested.is_set():
+                return
             time.sleep(0.02)
 
     @property
