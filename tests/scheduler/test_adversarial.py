@@ -736,3 +736,27 @@ def test_wait_all_with_a_timeout_returns_on_an_inline_engine_with_a_fake_clock()
     finally:
         clock.advance(5)  # lets the retry run, which frees the waiter either way
         waiter.join(timeout=10)
+
+
+def test_job_finished_comes_after_the_news_of_every_node() -> None:
+    """a ; b ; c   on two threads, each with a done-callback that takes its time.
+
+    `wait_all` wakes when the last node settles, before its news is told on the
+    worker's thread; `close` must still tell the job's end last (found by the
+    progress display of `forkjoin run`, which printed its closing line too early)."""
+
+    def slow_callback(_node: Node) -> None:
+        time.sleep(0.1)  # runs after the node settled, before the observer hears of it
+
+    observer = RecordingObserver()
+    engine = Engine(ThreadExecutor(2), max_concurrency=2, observer=observer)
+    nodes = [Node(lambda: None) for _ in range(3)]
+    for node in nodes:
+        node.callbacks = [slow_callback]
+    engine.add_all((node, ()) for node in nodes)
+    assert engine.wait_all(timeout=5)
+    engine.close()
+    kinds = [event[0] for event in observer.snapshot()]
+    assert kinds[-1] == "job_finished", kinds
+    assert kinds.count("finished") == 3
+    engine.executor.shutdown()

@@ -382,9 +382,10 @@ class Engine(Core):
         return self._unfinished
 
     def close(self) -> None:
-        """Tell the observer the job has finished. Call once, after `wait_all`."""
+        """Tell the observer the job has finished, after every node's end. Call once,
+        after `wait_all`."""
         if self._notifier is not None:
-            self._notifier.job_finished(self)
+            self._notifier.job_finished(self, self._sequence)
 
 
 def _check_needs_were_added(nodes: Iterable[tuple[Node, Sequence[Node]]]) -> None:

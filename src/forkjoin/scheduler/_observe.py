@@ -48,11 +48,16 @@ class Notifier:
     Reentrant, so an observer may spawn work whose news comes back on its thread.
     """
 
-    __slots__ = ("_lock", "observer")
+    __slots__ = ("_lock", "_told_finished", "observer")
+
+    # How long `job_finished` waits for the news of nodes still being told: a node
+    # settled is told on the thread that settled it, soon, unless that thread died.
+    TELLING_TIMEOUT = 10.0
 
     def __init__(self, observer: Observer) -> None:
         self.observer = observer
-        self._lock = threading.RLock()
+        self._lock = threading.Condition(threading.RLock())
+        self._told_finished = 0
 
     def started(self, node: Node, attempt: int) -> bool:
         """Tell of an attempt's start, unless it already ended; False if it did."""
@@ -71,13 +76,18 @@ class Notifier:
     def finished(self, node: Node) -> None:
         with self._lock:
             self._tell(self.observer.node_finished, node)
+            self._told_finished += 1
+            self._lock.notify_all()
 
     def job_started(self, engine: Engine) -> None:
         with self._lock:
             self._tell(self.observer.job_started, engine)
 
-    def job_finished(self, engine: Engine) -> None:
+    def job_finished(self, engine: Engine, nodes: int) -> None:
+        """Tell of the job's end once all `nodes` of it were told finished: a waiter
+        on the engine wakes when the last node settles, before its news is told."""
         with self._lock:
+            self._lock.wait_for(lambda: self._told_finished >= nodes, self.TELLING_TIMEOUT)
             self._tell(self.observer.job_finished, engine)
 
     @staticmethod

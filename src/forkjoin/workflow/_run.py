@@ -15,9 +15,7 @@ its command runs gets its process group SIGTERM, then SIGKILL after `grace`.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -41,24 +39,22 @@ from forkjoin.scheduler import (
     Options,
     Pool,
 )
+from forkjoin.workflow._inputs import Inputs, text_of
 from forkjoin.workflow._shell import (
     Terminal,
-    interpolate,
     kill_group_later,
     parse_outputs,
     read_lines,
     signal_group,
     start,
 )
-from forkjoin.workflow._spec import FailureMode, Item, Reference, Step, Workflow
+from forkjoin.workflow._spec import FailureMode, Item, Workflow
 from forkjoin.workflow._status import Status
 from forkjoin.workflow._summary import Record, error_text, status_of, summarise
 
 __all__ = ["Run", "StepFailed", "choose_concurrency", "new_job_id"]
 
 _ENVIRONMENT_CONCURRENCY = "FORKJOIN_MAX_CONCURRENCY"
-# A `call:` step runs in a Python of its own, as a `run:` step in a shell of its own.
-_CALL_COMMAND = f"exec {shlex.quote(sys.executable)} -m forkjoin._call_step"
 
 
 def choose_concurrency(
@@ -130,7 +126,9 @@ class Run:
         self._processes: dict[subprocess.Popen[bytes], tuple[Node, int]] = {}
         self._interrupted_processes: list[subprocess.Popen[bytes]] = []
         self._interrupted_at = 0.0
-        self._environments: dict[str, dict[bytes, bytes]] = {}
+        self.inputs = Inputs(
+            workflow, self.directory, lambda step_id: self.records[step_id].outputs
+        )
         self._lock = threading.Lock()
 
     # The run's life: start, wait, interrupt, finish.
@@ -255,18 +253,7 @@ class Run:
         node = record.node
         assert node is not None
         attempt = node.attempts
-        env = self._environment_of(step)
-        if step.run is not None:
-            references = step.references()
-            command, names = interpolate(step.run, references)
-            for name, reference in zip(names, references, strict=True):
-                env[name.encode()] = os.fsencode(_text(self._value_of(reference, record)))
-        else:
-            assert step.call is not None
-            command = _CALL_COMMAND
-            env[b"FORKJOIN_CALL"] = step.call.encode()
-            env[b"FORKJOIN_CALL_WITH"] = json.dumps(self._arguments_of(record)).encode()
-            env[b"FORKJOIN_CALL_PATH"] = bytes(self.directory)
+        command, env = self.inputs.command_of(record)
         # Beside the log, so a step's outputs outlive the run; the shell creates it.
         output_path = record.log_file.with_suffix(".outputs")
         with contextlib.suppress(FileNotFoundError):
@@ -326,63 +313,13 @@ class Run:
         signal_group(process, signal.SIGTERM)
         kill_group_later(process, self.grace)
 
-    def _environment_of(self, step: Step) -> dict[bytes, bytes]:
-        """The environment of a step's command: ours, the file's, the step's; encoded
-        once per step, since Popen would otherwise encode every variable per command."""
-        environment = self._environments.get(step.id)
-        if environment is None:
-            merged = {**os.environ, **self.workflow.env, **step.env}
-            environment = {os.fsencode(k): os.fsencode(v) for k, v in merged.items()}
-            self._environments[step.id] = environment
-        return dict(environment)
-
-    def _value_of(self, reference: Reference, record: Record) -> object:
-        """The value a reference stands for in `record`'s step or item, as YAML typed it."""
-        if reference.kind == "item":
-            return record.item
-        if reference.kind == "matrix":
-            assert isinstance(record.item, dict)
-            return record.item[reference.parts[0]]
-        if reference.kind == "env":
-            name = reference.parts[0]
-            step = record.step
-            return step.env.get(name, self.workflow.env.get(name, os.environ.get(name, "")))
-        source, name = reference.parts
-        outputs = self.records[source].outputs
-        if name not in outputs:
-            raise StepFailed(
-                f"`{record.id}` reads {reference}, but `{source}` wrote no output `{name}`"
-            )
-        return outputs[name]
-
-    def _arguments_of(self, record: Record) -> dict[str, object]:
-        """The keyword arguments of a `call:` step: `with`, its references replaced. A
-        value that is one reference alone keeps the type of what it stands for."""
-        arguments = dict(record.step.with_)
-        for name, references in record.step.argument_references().items():
-            text = arguments[name]
-            assert isinstance(text, str)
-            first = references[0]
-            if len(references) == 1 and first.start == 0 and first.end == len(text):
-                arguments[name] = self._value_of(first, record)
-                continue
-            pieces, position = [], 0
-            for reference in references:
-                pieces += [
-                    text[position : reference.start],
-                    _text(self._value_of(reference, record)),
-                ]
-                position = reference.end
-            arguments[name] = "".join(pieces) + text[position:]
-        return arguments
-
     def _run_items(self, record: Record) -> dict[str, str]:
         """Add a node per item, give back this step's slot while they run, and fail
         if one of them did; with on_failure stop, a failure cancels the items after it."""
         step = record.step
         me = record.node
         assert me is not None
-        items = self._items_of(record)
+        items = self.inputs.items_of(record)
         (self.log_directory / step.id).mkdir(exist_ok=True)
         if step.parallelism is not None:
             pool: Pool | None = Pool(f"{step.id}:items", step.parallelism)
@@ -435,26 +372,6 @@ class Run:
                 f" the first: `{first.id}` ({error})"
             )
         return {}
-
-    def _items_of(self, record: Record) -> list[Item] | list[dict[str, Item]]:
-        reference = record.step.for_each_reference()
-        if reference is None:
-            return record.step.items()
-        source, name = reference.parts
-        text = self.records[source].outputs.get(name)
-        if text is None:
-            raise StepFailed(
-                f"`{record.id}` takes its items from {reference}, which was not written"
-            )
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise StepFailed(f"{reference} is not JSON: {error}") from error
-        if not isinstance(items, list) or not all(
-            isinstance(item, str | int | float | bool) for item in items
-        ):
-            raise StepFailed(f"{reference} must be a JSON list of strings or numbers, not {text!r}")
-        return items
 
     # The engine's observer.
 
@@ -514,15 +431,6 @@ class Run:
         )
 
 
-def _text(value: object) -> str:
-    """A value as the shell receives it: YAML's true/false, JSON for a mapping."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
-
-
 def _relative(path: Path) -> str:
     """`path` from the current directory when it is below it, else whole."""
     try:
@@ -534,5 +442,5 @@ def _relative(path: Path) -> str:
 def _label(item: Item | dict[str, Item]) -> str:
     """`eu-west-1` for an item, `os=linux,py=3.11` for a matrix combination."""
     if isinstance(item, dict):
-        return ",".join(f"{key}={_text(value)}" for key, value in item.items())
-    return _text(item)
+        return ",".join(f"{key}={text_of(value)}" for key, value in item.items())
+    return text_of(item)
