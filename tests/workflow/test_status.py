@@ -114,3 +114,14 @@ def test_a_real_terminal_shows_running_steps_with_their_time(tmp_path: Path) -> 
     assert "slow  " in seen and " s" in seen  # its elapsed time
     assert "[quick] quick done" in seen and "[slow] slow done" in seen
     assert "forkjoin: 2 succeeded in " in seen
+
+
+def test_quiet_output_shows_only_what_did_not_succeed(tmp_path: Path) -> None:
+    """a ; b(fails)"""
+    write(tmp_path, "failure_mode: keep_going\nsteps:\n  a: {run: 'true'}\n  b: {run: 'exit 1'}\n")
+    result, _ = run(tmp_path, "--output", "quiet", env={"CI": "true"})
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert not any(" a succeeded" in line for line in lines), lines
+    assert any(" b failed" in line for line in lines), lines
+    assert lines[-1].startswith("forkjoin: failed: 1 succeeded, 1 failed in ")

@@ -128,7 +128,7 @@ def run(
             click.echo(f"dry run: {len(workflow.steps)} steps, {concurrency} at once; nothing ran")
             click.echo(plan, nl=False)
             return
-        status = choose_status(len(workflow.steps))
+        status = choose_status(len(workflow.steps), only_failures=output == "quiet")
         running = Run(
             workflow,
             max_concurrency=concurrency,

@@ -48,11 +48,15 @@ class Sink(Protocol):
 
 
 class PlainStatus:
-    """A line on `stream` per step or item that ends, and one for the run."""
+    """A line on `stream` per step or item that ends (`only_failures`: per one that did
+    not succeed), and one for the run."""
 
-    def __init__(self, total_steps: int, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, total_steps: int, stream: IO[str] | None = None, *, only_failures: bool = False
+    ) -> None:
         self.total_steps = total_steps
         self.stream = stream if stream is not None else sys.stderr
+        self.only_failures = only_failures
         self.counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
 
     def output_stream(self, stdout: IO[str]) -> Sink:
@@ -69,7 +73,10 @@ class PlainStatus:
         pass
 
     def finished(self, record: Record) -> None:
-        self._print(self.line_of(record))
+        line = self.line_of(record)
+        assert record.node is not None
+        if not (self.only_failures and record.node.state == SUCCEEDED):
+            self._print(line)
 
     def closed(self, outcome: str, seconds: float, log_directory: str) -> None:
         """`forkjoin: failed: 6 succeeded, 1 failed, 1 skipped in 2.10 s; logs in ...`"""
@@ -109,11 +116,13 @@ class LiveStatus(PlainStatus):
     whole story once the display is gone. Use as a context manager around the run.
     """
 
-    def __init__(self, total_steps: int, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, total_steps: int, stream: IO[str] | None = None, *, only_failures: bool = False
+    ) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        super().__init__(total_steps, stream)
+        super().__init__(total_steps, stream, only_failures=only_failures)
         self.console: Console = Console(file=self.stream, highlight=False)
         self._running: dict[str, float] = {}  # label -> when it started (monotonic)
         self._lock = threading.Lock()  # the display reads _running from its own thread
@@ -152,7 +161,10 @@ class LiveStatus(PlainStatus):
     def finished(self, record: Record) -> None:
         with self._lock:
             self._running.pop(record.label, None)
-        self.console.print(self.line_of(record), markup=False)
+        super().finished(record)
+
+    def _print(self, line: str) -> None:
+        self.console.print(line, markup=False)  # above the display
 
     def closed(self, outcome: str, seconds: float, log_directory: str) -> None:
         self._live.stop()
@@ -186,6 +198,7 @@ def choose_status(
     *,
     stream: IO[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    only_failures: bool = False,
 ) -> PlainStatus:
     """The live display when `stream` (stderr) is a terminal and this is not CI, with
     TERM not `dumb`; plain lines otherwise."""
@@ -193,7 +206,8 @@ def choose_status(
     environ = environ if environ is not None else os.environ
     in_ci = environ.get("CI", "").lower() in ("true", "1", "yes")
     live = _isatty(stream) and not in_ci and environ.get("TERM") != "dumb"
-    return LiveStatus(total_steps, stream) if live else PlainStatus(total_steps, stream)
+    kind = LiveStatus if live else PlainStatus
+    return kind(total_steps, stream, only_failures=only_failures)
 
 
 def _isatty(stream: IO[str]) -> bool:
