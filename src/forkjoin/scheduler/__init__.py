@@ -23,6 +23,7 @@ from forkjoin.scheduler._node import (
 from forkjoin.scheduler._observe import Estimator, Observer, report_unraisable
 from forkjoin.scheduler._plan import Plan, Pool
 from forkjoin.scheduler._resolve import find_nodes, nodes_in_call, resolve, resolve_call
+from forkjoin.scheduler._simulate import Scheduled, simulate
 from forkjoin.scheduler._stop import CancelAfterFailure
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "SKIPPED",
     "STATE_NAMES",
     "SUCCEEDED",
+    "Scheduled",
     "Clock",
     "Engine",
     "Estimator",
@@ -54,4 +56,5 @@ __all__ = [
     "report_unraisable",
     "resolve",
     "resolve_call",
+    "simulate",
 ]
