@@ -24,6 +24,7 @@ EXPECTED = {
     "map",
     "options",
     "spawn",
+    "split",
     "task",
     "wait",
 }
@@ -47,6 +48,7 @@ def test_every_module_declares_all_that_exists() -> None:
         "forkjoin.executors",
         "forkjoin.tasks",
         "forkjoin.report",
+        "forkjoin.telemetry",
     ):
         module = importlib.import_module(module_name)
         for name in module.__all__:

@@ -33,6 +33,7 @@ __all__ = [
     "map",
     "options",
     "spawn",
+    "split",
     "task",
     "wait",
 ]
@@ -42,10 +43,12 @@ _HOME = {
     "CycleError": "forkjoin.errors",
     "ForkjoinError": "forkjoin.errors",
     "TaskTimeout": "forkjoin.errors",
+    "split": "forkjoin.split",
 }
 
 if TYPE_CHECKING:
     from forkjoin.errors import Cancelled, CycleError, ForkjoinError, TaskTimeout
+    from forkjoin.split import split
     from forkjoin.tasks import (
         Lazy,
         Outcome,

@@ -6,6 +6,8 @@
         ├── TaskTimeout .......... also TimeoutError
         ├── CycleError ........... also ValueError; .path holds the cycle
         ├── WorkflowError ........ also ValueError; a forkjoin.yaml mistake, with file:line
+        ├── DurationsError ....... also ValueError; a durations file that cannot be read as one
+        ├── HistoryError ......... also ValueError; a bad import file or an unknown job
         ├── StepFailed ........... also RuntimeError; a workflow step's command failed
         └── WorkerCrashed ........ also RuntimeError; a worker process died mid-task
 
@@ -22,7 +24,9 @@ from concurrent.futures import CancelledError as _FuturesCancelledError
 __all__ = [
     "Cancelled",
     "CycleError",
+    "DurationsError",
     "ForkjoinError",
+    "HistoryError",
     "StepFailed",
     "TaskTimeout",
     "WorkerCrashed",
@@ -135,3 +139,37 @@ class WorkerCrashed(ForkjoinError, RuntimeError):
         super().__init__(f"the worker process running task {task} died ({how})")
         self.task = task
         self.exitcode = exitcode
+
+
+class HistoryError(ForkjoinError, ValueError):
+    """Raised by `forkjoin.telemetry` when asked for what the history cannot give.
+
+    An import file that is neither JSON lines from `forkjoin history export`, nor
+    pytest-split's `.test_durations`, nor JUnit XML; or one of those, malformed; or a
+    job id that names no job. `path` is the file (or the history) concerned, and
+    `reason` what is wrong with it. The CLI prints the message alone and exits 2. Fix
+    the file, or ask `forkjoin history` for the jobs there are. Recording never raises
+    it: a history that cannot be written costs one warning line, and the run goes on.
+    """
+
+    def __init__(self, reason: str, *, path: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class DurationsError(ForkjoinError, ValueError):
+    """Raised when a durations file (pytest-split JSON, JUnit XML) is malformed.
+
+    Raised by `forkjoin.split.read_durations` and so by `forkjoin split --durations`,
+    which prints the message alone and exits 2. The message reads `file:line: what
+    is wrong`; `line` is 1-based, or None when the mistake has no one place. Fix or
+    regenerate the file (`pytest --store-durations`, `--junitxml`), or leave it out:
+    items without a duration are estimated.
+    """
+
+    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        self.line = line
+        super().__init__(f"{path}{'' if line is None else f':{line}'}: {reason}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import click
 
 from forkjoin import __version__
-from forkjoin.cli._workflow import graph, run
+from forkjoin.cli._history import history_group
+from forkjoin.cli._split import split_command
+from forkjoin.cli._workflow import graph, plan, run
 
 __all__ = ["main"]
 
@@ -44,3 +46,6 @@ def demo(executor: str, workers: int | None) -> None:
 
 main.add_command(graph)
 main.add_command(run)
+main.add_command(plan)
+main.add_command(history_group)
+main.add_command(split_command)
