@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-if TYPE_CHECKING:
-    from forkjoin.workflow import Workflow
+from forkjoin.cli._options import history_option, workflow_file_option
 
-__all__ = ["graph", "run"]
+if TYPE_CHECKING:
+    from forkjoin.workflow import Prediction, Workflow
+
+__all__ = ["graph", "plan", "run"]
 
 # The formats of forkjoin.report.FORMATS, written out because importing the report
 # here would slow every command's start; a test keeps the two equal.
@@ -18,20 +20,8 @@ _GRAPH_FORMATS = ("text", "mermaid", "dot", "json")
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 
-# The -f option of every command that reads a workflow.
-_workflow_file = click.option(
-    "-f",
-    "--file",
-    "path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="forkjoin.yaml",
-    show_default=True,
-    help="The workflow file.",
-)
-
-
 @click.command()
-@_workflow_file
+@workflow_file_option
 @click.option(
     "--format",
     "format_",
@@ -63,7 +53,7 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
 
 
 @click.command()
-@_workflow_file
+@workflow_file_option
 @click.option(
     "-j",
     "--max-concurrency",
@@ -93,6 +83,7 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds between SIGINT and SIGKILL on Ctrl-C.",
 )
+@history_option
 @click.argument("steps", nargs=-1, metavar="[STEP]...")
 def run(
     path: Path,
@@ -102,6 +93,7 @@ def run(
     output: str | None,
     dry_run: bool,
     grace: float,
+    history: Path | None,
     steps: tuple[str, ...],
 ) -> None:
     """Run the workflow's steps, each once all it needs has succeeded.
@@ -114,6 +106,7 @@ def run(
     import signal
     import threading
 
+    from forkjoin.telemetry import history_path, open_history
     from forkjoin.workflow import Run, choose_concurrency, choose_status, load
 
     try:
@@ -154,7 +147,9 @@ def run(
     for number in handled:
         signal.signal(number, on_signal)
     try:
-        with status:
+        # Opened once the file is known good: a bad file records no job.
+        with open_history(history_path(history, Path.cwd())) as store, status:
+            running.history_store = store
             running.start()
             running.wait(interrupt_requested)
             running.finish(kill_requested)
@@ -164,6 +159,79 @@ def run(
     if summary_json is not None:
         summary_json.write_text(json.dumps(running.summary(), indent=2) + "\n")
     raise SystemExit(running.exit_code)
+
+
+@click.command()
+@workflow_file_option
+@click.option(
+    "-j",
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Slots (default: as `forkjoin run` takes them: $FORKJOIN_MAX_CONCURRENCY, "
+    "else the file's, else 1).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
+@history_option
+@click.argument("steps", nargs=-1, metavar="[STEP]...")
+def plan(
+    path: Path, workers: int | None, as_json: bool, history: Path | None, steps: tuple[str, ...]
+) -> None:
+    """Predict a run from history: its wall time, critical path and each slot's timeline.
+
+    The steps are played through the same ready queue as `forkjoin run`, with the
+    durations of their recent runs (a step never run is estimated from its kind, or
+    at the median). Try -j 8 to see what 8 workers would buy before paying for them.
+    """
+    import json
+
+    from forkjoin.telemetry import HistoryEstimator, history_path, read_history
+    from forkjoin.workflow import choose_concurrency, load, predict
+
+    try:
+        workflow = load(path)
+        if steps:
+            workflow = workflow.select(steps)
+        concurrency = choose_concurrency(workers, workflow)
+    except ValueError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from None
+    with read_history(history_path(history, Path.cwd())) as store:
+        estimator = HistoryEstimator.from_store(store)
+    prediction = predict(workflow, estimator, concurrency)
+    if as_json:
+        report = prediction.as_json()
+        report["by_workers"] = _by_workers(workflow, estimator, predict)
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(_plan_text(prediction, _by_workers(workflow, estimator, predict)), nl=False)
+
+
+def _by_workers(workflow: Workflow, estimator: Any, predict: Any) -> dict[str, float]:
+    """The predicted seconds at 1, 2, 4, 8 and 16 workers: what more slots would buy."""
+    return {str(n): round(predict(workflow, estimator, n).seconds, 3) for n in (1, 2, 4, 8, 16)}
+
+
+def _plan_text(prediction: Prediction, by_workers: dict[str, float]) -> str:
+    known, steps = len(prediction.known), len(prediction.estimates)
+    timed = "every step timed before" if known == steps else f"{known} of {steps} steps timed"
+    lines = [
+        f"predicted: {prediction.seconds:.2f} s on {prediction.workers} "
+        f"worker{'s' if prediction.workers > 1 else ''} ({timed}"
+        f"{'' if known == steps else '; the others estimated from like steps'})",
+        f"critical path: {' -> '.join(prediction.critical_path)}"
+        f" ({prediction.critical_path_seconds:.2f} s)",
+        "workers: " + ", ".join(f"{n}: {seconds:.2f} s" for n, seconds in by_workers.items()),
+    ]
+    width = max((len(placed.id) for placed in prediction.timeline), default=0)
+    for slot in range(1, prediction.workers + 1):
+        lines.append(f"slot {slot}:")
+        lines += [
+            f"  {placed.start:7.2f}  {placed.id:<{width}}  {placed.end - placed.start:6.2f} s"
+            for placed in prediction.timeline
+            if placed.slot == slot
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _item_labels(workflow: Workflow) -> dict[str, str]:

@@ -15,6 +15,7 @@ WorkflowError that names the file, the line, the column and the fix.
 
 from forkjoin.errors import StepFailed
 from forkjoin.workflow._load import load, loads
+from forkjoin.workflow._predict import Placed, Prediction, predict
 from forkjoin.workflow._run import Run, choose_concurrency, new_job_id
 from forkjoin.workflow._spec import (
     FailureMode,
@@ -33,7 +34,9 @@ __all__ = [
     "Item",
     "LiveStatus",
     "OnFailure",
+    "Placed",
     "PlainStatus",
+    "Prediction",
     "Reference",
     "ReferenceKind",
     "Run",
@@ -47,4 +50,5 @@ __all__ = [
     "loads",
     "new_job_id",
     "parse_duration",
+    "predict",
 ]

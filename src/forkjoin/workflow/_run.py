@@ -39,7 +39,10 @@ from forkjoin.scheduler import (
     Options,
     Pool,
 )
-from forkjoin.workflow._inputs import Inputs, text_of
+from forkjoin.telemetry import HistoryStore
+from forkjoin.workflow._history import RunHistory
+from forkjoin.workflow._inputs import Inputs
+from forkjoin.workflow._nodes import item_label, item_pool, step_options
 from forkjoin.workflow._shell import (
     Terminal,
     kill_group_later,
@@ -48,7 +51,7 @@ from forkjoin.workflow._shell import (
     signal_group,
     start,
 )
-from forkjoin.workflow._spec import FailureMode, Item, Workflow
+from forkjoin.workflow._spec import FailureMode, Workflow
 from forkjoin.workflow._status import Status
 from forkjoin.workflow._summary import Record, error_text, status_of, summarise
 
@@ -98,13 +101,17 @@ class Run:
         terminal: Terminal | None = None,
         output: str | None = None,
         status: Status | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self.workflow = workflow
         self.max_concurrency = max_concurrency
         self.grace = grace
-        self.job = job or new_job_id()
+        # Both decided at start: a recorded run takes the history's job id.
+        self.job = job or ""
         self.directory = Path(workflow.path).resolve().parent
-        self.log_directory = self.directory / ".forkjoin" / "logs" / self.job
+        self.log_directory = self.directory / ".forkjoin" / "logs"  # + the job's id, at start
+        self.history_store = history
+        self.history: RunHistory | None = None
         if terminal is None:
             mode = output or ("passthrough" if max_concurrency == 1 else "prefixed")
             stream = sys.stdout.buffer if status is None else status.output_stream(sys.stdout)
@@ -134,24 +141,30 @@ class Run:
     # The run's life: start, wait, interrupt, finish.
 
     def start(self) -> None:
-        """Add every step to the engine, each after the steps it needs."""
+        """Start the job in the history, if any, and add every step to the engine, each
+        after the steps it needs, ranked by the expected time of what follows it."""
         self.started_at = time.time()
+        history = None
+        if self.history_store is not None:
+            history = self.history = RunHistory(
+                self.history_store, self.workflow, self.max_concurrency
+            )
+        self.job = self.job or (history and history.job_id) or new_job_id()
+        self.log_directory /= self.job
         self.log_directory.mkdir(parents=True, exist_ok=True)
+        ranks = None if history is None else history.ranks(self.workflow)
         additions: list[tuple[Node, tuple[Node, ...]]] = []
         nodes: dict[str, Node] = {}
         for step_id in self.workflow.graph().topological_order():
             step = self.workflow.steps[step_id]
-            has_items = step.for_each is not None or step.matrix is not None
             record = Record(step_id, step, step_id, self.log_directory / f"{step_id}.log")
-            options = Options(
-                name=step_id,
-                priority=step.priority,
-                # Items time out and retry one by one; the step only waits for them.
-                timeout=None if has_items else step.timeout,
-                retries=0 if has_items else step.retries,
-            )
+            options, has_items = step_options(step)
             pool = None if has_items or step.pool is None else self.pools[step.pool]
             node = Node(partial(self._run_node, record), options=options, pool=pool)
+            if history is not None:
+                assert ranks is not None
+                node.rank = ranks[step_id]
+                record.span_id = history.new_span_id()
             record.node = node
             self.records[step_id] = record
             self._by_node[node] = record
@@ -198,6 +211,8 @@ class Run:
         self.engine.close()
         executor = self.engine.executor
         executor.shutdown(wait=False)
+        if self.history is not None:
+            self.history.finish(self.outcome, self.finished_at)
         if self.status is not None:
             assert self.started_at is not None
             seconds = self.finished_at - self.started_at
@@ -321,10 +336,7 @@ class Run:
         assert me is not None
         items = self.inputs.items_of(record)
         (self.log_directory / step.id).mkdir(exist_ok=True)
-        if step.parallelism is not None:
-            pool: Pool | None = Pool(f"{step.id}:items", step.parallelism)
-        else:
-            pool = None if step.pool is None else self.pools[step.pool]
+        pool = item_pool(step, self.pools)
         if step.on_failure == "continue":
             options = Options(priority=step.priority)  # it retries and times out itself
         else:
@@ -334,7 +346,7 @@ class Run:
             child = Record(
                 f"{step.id}/{index}",
                 step,
-                f"{step.id}/{_label(item)}",
+                item_label(step, item),
                 self.log_directory / step.id / f"{index}.log",
                 index=index,
                 item=item,
@@ -345,6 +357,8 @@ class Run:
                 options=options.merged(name=child.id),
                 pool=pool,
             )
+            if self.history is not None:
+                child.node.rank = self.history.estimate(child.label)
             children.append(child)
         nodes = [child.node for child in children if child.node is not None]
         if step.on_failure == "stop":
@@ -398,6 +412,9 @@ class Run:
             record.finished_at = time.time()
             if self.status is not None:
                 self.status.finished(record)
+            if self.history is not None:
+                parent = None if record.index is None else self.records[record.step.id]
+                self.history.record(record, parent)
         if node.state in (CANCELLED, FAILED):  # FAILED with a process left: timed out
             self._stop_processes_of(node)
         if node.state == CANCELLED and record is not None and record.items:
@@ -437,10 +454,3 @@ def _relative(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _label(item: Item | dict[str, Item]) -> str:
-    """`eu-west-1` for an item, `os=linux,py=3.11` for a matrix combination."""
-    if isinstance(item, dict):
-        return ",".join(f"{key}={text_of(value)}" for key, value in item.items())
-    return text_of(item)

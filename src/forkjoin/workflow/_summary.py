@@ -33,6 +33,7 @@ class Record:
     # An item of `on_failure: continue` fails without telling the engine, so that a
     # fail_fast run still runs its other items: its failure is kept here.
     failure: str | None = None
+    span_id: str | None = None  # its span in the history, when the run records one
 
 
 def summarise(
