@@ -20,7 +20,7 @@ from forkjoin.scheduler._node import (
     Node,
     Options,
 )
-from forkjoin.scheduler._observe import Estimator, Observer, report_unraisable
+from forkjoin.scheduler._observe import Estimator, Observer, call_reporting, report_unraisable
 from forkjoin.scheduler._plan import Plan, Pool
 from forkjoin.scheduler._resolve import find_nodes, nodes_in_call, resolve, resolve_call
 from forkjoin.scheduler._simulate import Scheduled, simulate
@@ -50,6 +50,7 @@ __all__ = [
     "Plan",
     "Pool",
     "TimerHandle",
+    "call_reporting",
     "current_node",
     "find_nodes",
     "nodes_in_call",

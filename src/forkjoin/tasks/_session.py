@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -56,7 +57,9 @@ class Session:
     `workers` sizes it (default: the CPU count). `max_concurrency` bounds how many
     tasks run at once (default: `workers`). With `failure_mode="keep_going"` (the
     default) a failure touches only what depends on it; "fail_fast" stops starting
-    tasks after the first failure.
+    tasks after the first failure. `history=True` (or a path) records the session as a
+    job in the history, a span per task attempt, and ranks tasks by the durations
+    their names took before, so the longest chains start first.
     """
 
     def __init__(
@@ -68,7 +71,14 @@ class Session:
         failure_mode: FailureMode = "keep_going",
         estimator: Estimator | None = None,
         observer: Observer | None = None,
+        history: bool | str | Path = False,
     ) -> None:
+        if history is not False:
+            from forkjoin.tasks._history import Observers, SessionHistory
+
+            recording = SessionHistory(history)
+            estimator = estimator or recording.estimator
+            observer = recording if observer is None else Observers([observer, recording])
         self.executor = make_executor(executor, workers)
         self.engine = Engine(
             self.executor,
