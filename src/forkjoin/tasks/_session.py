@@ -73,10 +73,12 @@ class Session:
         observer: Observer | None = None,
         history: bool | str | Path = False,
     ) -> None:
+        # What the session records in the history, if asked to (see tasks/_history).
+        self.recording = None
         if history is not False:
             from forkjoin.tasks._history import Observers, SessionHistory
 
-            recording = SessionHistory(history)
+            self.recording = recording = SessionHistory(history)
             estimator = estimator or recording.estimator
             observer = recording if observer is None else Observers([observer, recording])
         self.executor = make_executor(executor, workers)
