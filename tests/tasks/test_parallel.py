@@ -67,7 +67,9 @@ def test_failures_are_raised_together() -> None:
 
 
 def test_merge_and_several_over_arguments_make_a_product() -> None:
-    @fj.parallel(over=("os", "python"), merge=lambda results: sorted(x for result in results for x in result))
+    @fj.parallel(
+        over=("os", "python"), merge=lambda results: sorted(x for result in results for x in result)
+    )
     def build(os: list[str], python: list[str]) -> list[str]:
         return [f"{o}-{p}" for o, p in zip(os, python, strict=True)]
 
