@@ -149,8 +149,7 @@ def run(
     try:
         # Opened once the file is known good: a bad file records no job.
         with open_history(history_path(history, Path.cwd())) as store, status:
-            running.history_store = store
-            running.start()
+            running.start(store)
             running.wait(interrupt_requested)
             running.finish(kill_requested)
     finally:

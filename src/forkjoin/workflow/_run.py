@@ -1,7 +1,7 @@
 """Running a workflow: each step a node on one engine, each command a process group.
 
     run = Run(workflow, max_concurrency=2)
-    run.start()
+    run.start(history)                # the history records it, and ranks its steps
     run.wait(interrupt_requested)     # a threading.Event a signal handler sets
     run.finish(kill_requested)        # every process of ours is gone after it
     run.summary(), run.exit_code
@@ -101,7 +101,6 @@ class Run:
         terminal: Terminal | None = None,
         output: str | None = None,
         status: Status | None = None,
-        history: HistoryStore | None = None,
     ) -> None:
         self.workflow = workflow
         self.max_concurrency = max_concurrency
@@ -110,7 +109,6 @@ class Run:
         self.job = job or ""
         self.directory = Path(workflow.path).resolve().parent
         self.log_directory = self.directory / ".forkjoin" / "logs"  # + the job's id, at start
-        self.history_store = history
         self.history: RunHistory | None = None
         if terminal is None:
             mode = output or ("passthrough" if max_concurrency == 1 else "prefixed")
@@ -140,19 +138,18 @@ class Run:
 
     # The run's life: start, wait, interrupt, finish.
 
-    def start(self) -> None:
-        """Start the job in the history, if any, and add every step to the engine, each
-        after the steps it needs, ranked by the expected time of what follows it."""
+    def start(self, history: HistoryStore | None = None) -> None:
+        """Add every step to the engine, each after the steps it needs. With a history:
+        record the run there as a job, and rank each step by the expected time of
+        what follows it."""
         self.started_at = time.time()
-        history = None
-        if self.history_store is not None:
-            history = self.history = RunHistory(
-                self.history_store, self.workflow, self.max_concurrency
-            )
-        self.job = self.job or (history and history.job_id) or new_job_id()
+        if history is not None:
+            self.history = RunHistory(history, self.workflow, self.max_concurrency)
+        recording = self.history
+        self.job = self.job or (recording and recording.job_id) or new_job_id()
         self.log_directory /= self.job
         self.log_directory.mkdir(parents=True, exist_ok=True)
-        ranks = None if history is None else history.ranks(self.workflow)
+        ranks = None if recording is None else recording.ranks(self.workflow)
         additions: list[tuple[Node, tuple[Node, ...]]] = []
         nodes: dict[str, Node] = {}
         for step_id in self.workflow.graph().topological_order():
@@ -161,10 +158,10 @@ class Run:
             options, has_items = step_options(step)
             pool = None if has_items or step.pool is None else self.pools[step.pool]
             node = Node(partial(self._run_node, record), options=options, pool=pool)
-            if history is not None:
+            if recording is not None:
                 assert ranks is not None
                 node.rank = ranks[step_id]
-                record.span_id = history.new_span_id()
+                record.span_id = recording.new_span_id()
             record.node = node
             self.records[step_id] = record
             self._by_node[node] = record
