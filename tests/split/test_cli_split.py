@@ -141,28 +141,20 @@ def test_a_malformed_durations_file_is_one_line_naming_it(
     assert str(durations_file) in result.stderr
 
 
+def split_process(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "forkjoin.cli", "split", *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True)
+
+
 def test_a_ci_node_runs_it_as_a_real_process(durations_file: Path) -> None:
     """Four nodes, each its own process, with the items in different orders."""
     shares = []
     for group in range(1, 5):
         order = TESTS if group % 2 else list(reversed(TESTS))
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "forkjoin.cli",
-                "split",
-                "--groups",
-                "4",
-                "--group",
-                str(group),
-                "--durations",
-                str(durations_file),
-            ],
-            input="\n".join(order) + "\n",
-            capture_output=True,
-            text=True,
-        )
+        run = split_process(
+            "--groups", "4", "--group", str(group), "--durations", str(durations_file),
+            stdin="\n".join(order) + "\n",
+        )  # fmt: skip
         assert (run.returncode, run.stderr) == (0, "")
         shares.append(run.stdout.splitlines())
     assert sorted(item for share in shares for item in share) == sorted(TESTS)
@@ -171,23 +163,7 @@ def test_a_ci_node_runs_it_as_a_real_process(durations_file: Path) -> None:
 def test_a_real_process_with_a_bad_file_prints_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "report.xml"
     bad.write_bytes(b"<testsuites><testcase time='1' name='a'></testsuites>")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "forkjoin.cli",
-            "split",
-            "--groups",
-            "2",
-            "--group",
-            "1",
-            "--durations",
-            str(bad),
-            "a",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    run = split_process("--groups", "2", "--group", "1", "--durations", str(bad), "a")
     assert run.returncode == 2
     assert run.stderr == f"forkjoin split: {bad}:1: is not well-formed XML: mismatched tag\n"
 

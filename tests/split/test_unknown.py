@@ -114,7 +114,9 @@ def test_the_estimates_do_not_depend_on_any_order(
     ("value", "message"),
     [
         (-1.0, "finite and >= 0"),
+        (-1e-9, "finite and >= 0"),  # rounds to 0 microseconds, and is still refused
         (math.nan, "finite and >= 0"),
+        (math.inf, "finite and >= 0"),
         ("3", "not a number"),
         (True, "not a number"),
     ],

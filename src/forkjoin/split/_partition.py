@@ -1,18 +1,19 @@
 """Partition weighted items into k groups so that the heaviest group is as light as found.
 
-Two passes, both deterministic and on whole numbers, so every machine computes the
-same groups:
+Three passes, deterministic and on whole numbers, so every machine computes the same
+groups:
 
 1. **LPT** (longest processing time first): items from the heaviest down, each into
    the group that is lightest so far; ties go to the item's name, then to the lower
    group number. It is within 4/3 - 1/(3k) of the optimum, and on many small items
-   it is within one small item of it.
+   within one small item of the lower bound.
 2. **Refinement**: while the heaviest group can give an item to, or swap one with,
-   another group so that both end lighter than it was, do the best such move.
-   LPT leaves its largest gaps on a few big items (a test file of 20 s among files
-   of 3 s); these moves close many of them. Every move makes the sorted loads
-   strictly smaller, so it ends; it is skipped when LPT is within 0.1% of the
-   lower bound, which it always is on many small items.
+   a lighter group so that both end lighter than it was, do the best such move.
+   It pays on few, coarse items (packages of a monorepo), where LPT leaves gaps.
+   Every move makes the sorted loads strictly smaller, so it ends; it is skipped
+   when LPT is within 0.1% of the lower bound, as it always is on many small items.
+3. **Weightless items** (a recorded 0.0) are dealt to the groups with the fewest
+   items.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ __all__ = ["lower_bound", "partition"]
 # A bound on refinement moves, so the time stays small on any input; LPT's result
 # is already good, and the first moves are the ones that gain most.
 _MOST_MOVES = 2_000
-# Refinement is skipped when LPT is within 1/1000 of the lower bound (in integers,
-# to stay exact): durations vary by ~10% from one run to the next, so closing a
-# 0.1% gap gains nothing real, and on many small items, where LPT always ends this
-# close, it would only cost time.
+# Refinement stops (or never starts) within 1/1000 of the lower bound, compared in
+# integers to stay exact: a rerun's durations vary far more than that, so a closer
+# split gains nothing real, and on many small items, where LPT always ends this
+# close, the search would only cost time.
 _CLOSE_ENOUGH = 1000
 
 
@@ -106,12 +107,15 @@ def _refine(
     members: list[list[int]], loads: list[int], weights: Sequence[int], names: Sequence[str]
 ) -> None:
     """Move or swap items out of the heaviest group while that makes it lighter."""
-    if max(loads) * _CLOSE_ENOUGH <= lower_bound(weights, len(members)) * (_CLOSE_ENOUGH + 1):
+    close_enough = lower_bound(weights, len(members)) * (_CLOSE_ENOUGH + 1)
+    if max(loads) * _CLOSE_ENOUGH <= close_enough:
         return  # optimal, or so close that a rerun's own noise is far larger
     # Each group's (weight, name, index), sorted, for the searches below.
     sorted_members = [sorted((weights[i], names[i], i) for i in group) for group in members]
     for _ in range(_MOST_MOVES):
         heaviest = max(range(len(loads)), key=lambda group: (loads[group], -group))
+        if loads[heaviest] * _CLOSE_ENOUGH <= close_enough:
+            break
         move = _best_move(heaviest, loads, sorted_members)
         if move is None:
             break

@@ -49,7 +49,7 @@ def split(
     or a duration is negative, NaN or not a number.
     """
     items = list(items)
-    ids = [key(item) for item in items] if key is not None else [str(item) for item in items]
+    ids = list(map(key or str, items))
     members, _ = _assign(ids, k, durations or {}, "timings")
     return [[items[index] for index in group] for group in members]
 

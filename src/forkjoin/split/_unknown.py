@@ -108,7 +108,7 @@ def _rounded_mean(total: int, count: int) -> int:
 
 def estimate_microseconds(items: Iterable[str], known: Mapping[str, int]) -> dict[str, int]:
     """`estimate_unknown` on whole microseconds: the core the public function wraps."""
-    unknown = dict.fromkeys(item for item in items if item not in known)
+    unknown = dict.fromkeys([item for item in items if item not in known])
     if not known:  # no family can help: every item weighs the same
         return dict.fromkeys(unknown, _NOTHING_KNOWN)
     table = _Known(known)
@@ -150,7 +150,7 @@ def estimate_unknown(items: Iterable[str], known: Mapping[str, float]) -> dict[s
 
     The estimate is the sum of the item's known members when it is a family itself
     (a file, with durations per test), else the mean of the nearest family with a
-    known duration (parametrized siblings, class, file, directory...), else the mean
+    known duration (parametrized siblings, then class, then file), else the mean
     of everything known, else 1 second when nothing is known. Items in `known` are
     left out of the result. The same inputs, in any order, give the same result on
     every machine. Raises ValueError if a known duration is negative, NaN or not a
@@ -164,13 +164,14 @@ def known_microseconds(known: Mapping[str, float]) -> dict[str, int]:
     """Every known duration as whole microseconds; ValueError names the first bad one."""
     seconds = list(known.values())
     # One pass over all values, not 100,000 calls of to_microseconds (a third of a
-    # big split's time); NaN and infinity make int() raise, a negative makes min() < 0.
+    # big split's time). NaN and infinity make int() raise; anything wrong goes the
+    # slow way, which names the first bad item.
     if set(map(type, seconds)) <= {float, int}:
         try:
             units = [int(value * MICROSECONDS + 0.5) for value in seconds]
         except (ValueError, OverflowError):
             pass
         else:
-            if not units or min(units) >= 0:
+            if min(seconds, default=0) >= 0:
                 return dict(zip(known, units, strict=True))
     return {item: to_microseconds(item, value) for item, value in known.items()}

@@ -129,7 +129,7 @@ def _run_buckets(
         else:
             for column, name in enumerate(names):
                 arguments[name] = [combination[column] for combination in chosen]
-        call = inspect.BoundArguments(bound.signature, arguments)  # type: ignore[arg-type]
+        call = inspect.BoundArguments(bound.signature, arguments)
         task = session.spawn(_bucket, fn, call.args, call.kwargs)
         tasks.append((bucket, task))
     wait([task for _, task in tasks])
