@@ -172,3 +172,28 @@ def test_the_cli_does_not_load_the_split_module_to_start() -> None:
     code = "import sys, forkjoin.cli; print('forkjoin.split' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "False\n"
+
+
+def test_without_durations_the_history_gives_them(tmp_path: Path) -> None:
+    """slow took 9 s in the history, six others 1 s each: in 2 groups, slow is alone."""
+    from forkjoin.telemetry import Span, open_history
+
+    history = tmp_path / "history.db"
+    seconds = {"t.py::slow": 9.0, **{f"t.py::quick{n}": 1.0 for n in range(6)}}
+    with open_history(history) as store:
+        job = store.start_job("tests", "pytest")
+        store.record_spans(
+            job,
+            [
+                Span(f"{job.uid}.{n}", key, "test", "succeeded", 100.0, 100.0 + took, "", None, {})
+                for n, (key, took) in enumerate(seconds.items())
+            ],
+        )
+        store.finish_job(job, "succeeded")
+    shares = [
+        forkjoin("--groups", "2", "--group", str(group), "--history", str(history), *seconds)
+        for group in (1, 2)
+    ]
+    assert all(result.exit_code == 0 for result in shares), shares[0].output
+    (with_slow,) = [r.stdout.split() for r in shares if "t.py::slow" in r.stdout.split()]
+    assert len(with_slow) == 1  # 9 s alone, against six 1 s items

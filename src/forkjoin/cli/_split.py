@@ -1,7 +1,7 @@
 """`forkjoin split`: print one CI node's share of a list of tests, parsing and wiring only.
 
-The durations reach the split as one mapping of id to seconds (`_print_group`), so
-that `--history` can add its own estimates there without touching the rest.
+The durations reach the split as one mapping of id to seconds (`_print_group`): from
+the `--durations` files when given, else from the history's recent successes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from forkjoin.cli._options import history_option
 
 if TYPE_CHECKING:
     from forkjoin.split import Group
@@ -42,6 +44,7 @@ __all__ = ["split_command"]
 @click.option(
     "--explain", is_flag=True, help="Print every group's expected seconds and items to stderr."
 )
+@history_option
 @click.argument("items", nargs=-1, metavar="[ITEM]...")
 def split_command(
     group_count: int,
@@ -49,6 +52,7 @@ def split_command(
     durations_files: tuple[Path, ...],
     by: str,
     explain: bool,
+    history: Path | None,
     items: tuple[str, ...],
 ) -> None:
     """Print group GROUP of GROUPS: its share of the items, one per line.
@@ -62,7 +66,9 @@ def split_command(
           forkjoin split --groups 4 --group 2 --durations .test_durations |
           xargs -d '\\n' pytest
 
-    Items without a known duration are estimated from their siblings (the same
+    Without --durations, the durations are those the history recorded (the median
+    of each test's last ten successful runs). Items without a known duration are
+    estimated from their siblings (the same
     test with other parameters, else its class, else its file). Exits 2, with one
     line on stderr, for a bad group number, an unreadable durations file or no items.
     """
@@ -77,7 +83,10 @@ def split_command(
         wanted = list(items) if items else _read_items()
         if not wanted:
             raise click.UsageError("no items: give them as arguments or one per line on stdin")
-        durations = _read_durations_files(durations_files)
+        if durations_files:
+            durations = _read_durations_files(durations_files)
+        else:
+            durations = _history_durations(history)
     except click.UsageError as error:
         click.echo(f"forkjoin split: {error.message}", err=True)
         raise SystemExit(2) from None
@@ -89,6 +98,17 @@ def _read_items() -> list[str]:
     if stdin.isatty():  # nothing piped in: say so rather than wait for typing
         return []
     return [line.strip() for line in stdin if line.strip()]
+
+
+def _history_durations(history: Path | None) -> dict[str, float]:
+    """The median of each key's recent successes in the history; none if it has none."""
+    import statistics
+
+    from forkjoin.telemetry import history_path, read_history
+
+    with read_history(history_path(history, Path.cwd())) as store:
+        recorded = store.durations()
+    return {key: statistics.median(seconds) for key, seconds in recorded.items() if seconds}
 
 
 def _read_durations_files(paths: Sequence[Path]) -> dict[str, float]:
