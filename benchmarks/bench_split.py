@@ -1,4 +1,4 @@
-"""`forkjoin.split` against pytest-split's two algorithms, on numpy's recorded test durations.
+"""`forkjoin.partition` against pytest-split's two algorithms, on numpy's recorded test durations.
 
     python benchmarks/bench_split.py [--seeds 20] [--scenario tests|new-files|files|coarse]
 
@@ -15,7 +15,7 @@ Peers:
   group, unknown items at the mean of the known ones. The reference.
 - `pytest-split chunks`: pytest-split's default `duration_based_chunks`: the items in
   collection order, cut into consecutive chunks of about total / k.
-- `forkjoin.split`: what the library does (checked equal to `fj.split`).
+- `forkjoin.partition`: what the library does (checked equal to `fj.split`).
 - Two ablations, to show what each part brings: `forkjoin LPT only` (no refinement)
   and `forkjoin, mean` (unknown items at the mean instead of their family's).
 - Two bounds for context, not peers: `all known` (forkjoin with every item's
@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without an install
 
 import forkjoin as fj  # noqa: E402
-from forkjoin.split._partition import partition  # noqa: E402
-from forkjoin.split._split import expected_microseconds  # noqa: E402
+from forkjoin.partition._partition import partition  # noqa: E402
+from forkjoin.partition._split import expected_microseconds  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/numpy_test_durations.json"
 GROUP_COUNTS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
@@ -134,7 +134,7 @@ def forkjoin_lpt_only(weights: list[float], items: list[str], k: int) -> list[li
 PEERS: dict[str, tuple[Weigher, Placer]] = {
     "reference LPT": (mean_weights, reference_lpt),
     "pytest-split chunks": (mean_weights, pytest_split_chunks),
-    "forkjoin.split": (forkjoin_weights, forkjoin_partition),
+    "forkjoin.partition": (forkjoin_weights, forkjoin_partition),
     "forkjoin LPT only": (forkjoin_weights, forkjoin_lpt_only),
     "forkjoin, mean": (forkjoin_mean_weights, forkjoin_partition),
     "all known": (recorded_weights, forkjoin_partition),
@@ -197,7 +197,7 @@ def compare(scenario: str, seeds: int, peers: dict[str, tuple[Weigher, Placer]])
                     weights[key] = weigher(rerun)
                 groups = placer(weights[key], rerun.items, k)
                 ratios[peer][k][seed] = ratio(groups, rerun.truth, k)
-                if peer == "forkjoin.split" and (seed == 0 or scenario == "coarse"):
+                if peer == "forkjoin.partition" and (seed == 0 or scenario == "coarse"):
                     public = fj.split(rerun.items, k, durations=rerun.known)
                     assert public == [[rerun.items[i] for i in group] for group in groups]
         instance.cache_clear()
@@ -216,7 +216,7 @@ def compare(scenario: str, seeds: int, peers: dict[str, tuple[Weigher, Placer]])
         per_k = {peer: [statistics.fmean(ratios[peer][k]) for k in GROUP_COUNTS] for peer in peers}
         cells = [f"{summary(per_k[peer]):.4f}" for peer in peers]
         print(f"| **{label}** | " + " | ".join(cells) + " |")
-    ours, reference = ratios["forkjoin.split"], ratios["reference LPT"]
+    ours, reference = ratios["forkjoin.partition"], ratios["reference LPT"]
     worse_k = [
         k for k in GROUP_COUNTS if statistics.fmean(ours[k]) > statistics.fmean(reference[k])
     ]
@@ -224,7 +224,7 @@ def compare(scenario: str, seeds: int, peers: dict[str, tuple[Weigher, Placer]])
     better = sum(mine < theirs for mine, theirs in pairs)
     worse = sum(mine > theirs for mine, theirs in pairs)
     print(
-        f"\nforkjoin.split against reference LPT: worse on the mean at k = {worse_k or 'none'}; "
+        f"\nforkjoin.partition against reference LPT: worse on the mean at k = {worse_k or 'none'}; "
         f"per (k, seed) better {better}, worse {worse}, equal {len(pairs) - better - worse} "
         f"of {len(pairs)}"
     )
@@ -253,7 +253,7 @@ def timing() -> None:
     print(f"\n### time to split {len(items):,} items into 64 groups, 10% unknown, best of 3\n")
     print("| peer | seconds |")
     print("|---|---:|")
-    for peer, run in (("reference LPT", reference), ("forkjoin.split", ours)):
+    for peer, run in (("reference LPT", reference), ("forkjoin.partition", ours)):
         best = min(_seconds(run) for _ in range(3))
         print(f"| {peer} | {best:.3f} |")
     assert fj.split(sorted(items), 64, durations=known) == ours(), "input order mattered"
@@ -271,14 +271,14 @@ def main() -> None:
     parser.add_argument("--scenario", choices=SCENARIOS, action="append", default=None)
     parser.add_argument(
         "--peer",
-        choices=[peer for peer in PEERS if peer not in ("reference LPT", "forkjoin.split")],
+        choices=[peer for peer in PEERS if peer not in ("reference LPT", "forkjoin.partition")],
         action="append",
         default=None,
-        help="Another peer to show beside the reference and forkjoin.split (default: all).",
+        help="Another peer to show beside the reference and forkjoin.partition (default: all).",
     )
     parser.add_argument("--no-timing", action="store_true", help="Skip the 100k-item timing.")
     options = parser.parse_args()
-    shown = {"reference LPT", "forkjoin.split", *(options.peer or PEERS)}
+    shown = {"reference LPT", "forkjoin.partition", *(options.peer or PEERS)}
     peers = {name: PEERS[name] for name in PEERS if name in shown}
     if not DATA.exists():
         sys.exit(f"{DATA} is missing: this benchmark needs numpy's recorded test durations")

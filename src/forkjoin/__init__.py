@@ -45,12 +45,10 @@ _HOME = {
     "CycleError": "forkjoin.errors",
     "ForkjoinError": "forkjoin.errors",
     "TaskTimeout": "forkjoin.errors",
-    "split": "forkjoin.split",
 }
 
 if TYPE_CHECKING:
     from forkjoin.errors import Cancelled, CycleError, ForkjoinError, TaskTimeout
-    from forkjoin.split import split
     from forkjoin.tasks import (
         Lazy,
         Outcome,
@@ -65,6 +63,7 @@ if TYPE_CHECKING:
         options,
         parallel,
         spawn,
+        split,
         task,
         wait,
     )

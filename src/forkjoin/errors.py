@@ -161,7 +161,7 @@ class HistoryError(ForkjoinError, ValueError):
 class DurationsError(ForkjoinError, ValueError):
     """Raised when a durations file (pytest-split JSON, JUnit XML) is malformed.
 
-    Raised by `forkjoin.split.read_durations` and so by `forkjoin split --durations`,
+    Raised by `forkjoin.partition.read_durations` and so by `forkjoin split --durations`,
     which prints the message alone and exits 2. The message reads `file:line: what
     is wrong`; `line` is 1-based, or None when the mistake has no one place. Fix or
     regenerate the file (`pytest --store-durations`, `--junitxml`), or leave it out:

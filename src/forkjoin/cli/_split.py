@@ -16,7 +16,7 @@ import click
 from forkjoin.cli._options import history_option
 
 if TYPE_CHECKING:
-    from forkjoin.split import Group
+    from forkjoin.partition import Group
 
 __all__ = ["split_command"]
 
@@ -102,19 +102,16 @@ def _read_items() -> list[str]:
 
 def _history_durations(history: Path | None) -> dict[str, float]:
     """The median of each key's recent successes in the history; none if it has none."""
-    import statistics
-
-    from forkjoin.telemetry import history_path, read_history
+    from forkjoin.telemetry import HistoryEstimator, history_path, read_history
 
     with read_history(history_path(history, Path.cwd())) as store:
-        recorded = store.durations()
-    return {key: statistics.median(seconds) for key, seconds in recorded.items() if seconds}
+        return HistoryEstimator.from_store(store).known()
 
 
 def _read_durations_files(paths: Sequence[Path]) -> dict[str, float]:
     """The durations of every file merged, a later file winning; UsageError if one is bad."""
     from forkjoin.errors import DurationsError
-    from forkjoin.split import read_durations
+    from forkjoin.partition import read_durations
 
     durations: dict[str, float] = {}
     for path in paths:
@@ -137,7 +134,7 @@ def _print_group(
     explain: bool,
 ) -> None:
     """Split `items` by `durations` and print group `group` (from 1) to stdout."""
-    from forkjoin.split import balance
+    from forkjoin.partition import balance
 
     groups = balance(
         items, group_count, durations=durations, by="count" if by == "count" else "timings"

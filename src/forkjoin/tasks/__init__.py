@@ -4,7 +4,7 @@ and options."""
 from forkjoin.tasks._api import TaskFunction, as_completed, fetch, spawn, task, wait
 from forkjoin.tasks._lazy import Delayed, Lazy, compute, delayed
 from forkjoin.tasks._map import Outcome, map
-from forkjoin.tasks._parallel import item_span, parallel
+from forkjoin.tasks._parallel import item_span, parallel, split
 from forkjoin.tasks._session import Session, current_session, options
 from forkjoin.tasks._task import Task
 
@@ -25,6 +25,7 @@ __all__ = [
     "options",
     "parallel",
     "spawn",
+    "split",
     "task",
     "wait",
 ]

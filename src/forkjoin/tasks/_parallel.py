@@ -1,5 +1,5 @@
-"""`@parallel`: a function whose list argument may be cut into buckets, as Dagger's
-`+parallel`; and `item_span`, which times one item inside a bucket.
+"""Lists cut by history: `split`; `@parallel`, a function whose list argument may be
+cut into buckets, as Dagger's `+parallel`; and `item_span`, which times one item.
 
     @fj.parallel(over="files")
     def lint(files: list[str]) -> list[int]:
@@ -12,7 +12,7 @@
     lint(files=all_files)      # buckets balanced by history, run on the session
 
 A call cuts the `over` list into as many buckets as the session runs tasks at once,
-balanced by each item's recorded time (`forkjoin.split`), runs one task per bucket,
+balanced by each item's recorded time (`forkjoin.partition`), runs one task per bucket,
 and merges: the buckets' lists put back in item order, or `merge(results)`. Failures
 are raised together, as an ExceptionGroup. Each `item_span` becomes a span in the
 session's history, keyed `function[item]`, so the next split knows every item's time
@@ -24,19 +24,24 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import product
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from forkjoin.tasks._api import wait
 from forkjoin.tasks._session import current_session
 from forkjoin.tasks._task import Task
 
-__all__ = ["item_span", "parallel"]
+__all__ = ["item_span", "parallel", "split"]
+
+if TYPE_CHECKING:
+    from forkjoin.telemetry import HistoryStore
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 # The item timings of the bucket running on this thread: (item, start, end, status).
 _timings: ContextVar[list[tuple[str, float, float, str]] | None] = ContextVar(
@@ -60,6 +65,38 @@ def item_span(item: object) -> Iterator[None]:
     finally:
         if timings is not None:
             timings.append((str(item), start, time.time(), status))
+
+
+def split(
+    items: Iterable[T],
+    k: int,
+    *,
+    key: Callable[[T], str] | None = None,
+    durations: Mapping[str, float] | None = None,
+    history: bool | str | Path | HistoryStore | None = None,
+) -> list[list[T]]:
+    """Cut `items` into `k` lists of even expected time, the same on every machine.
+
+    `forkjoin.partition.split` (see there), with the durations recorded in `history`
+    (True for the default history, a path, or an open store) under any `durations`
+    given. Reading the history never creates one.
+    """
+    from forkjoin.partition import split as partition
+
+    if history is not None and history is not False:
+        recorded = _recorded_durations(history)
+        durations = {**recorded, **(durations or {})}
+    return partition(items, k, key=key, durations=durations)
+
+
+def _recorded_durations(history: bool | str | Path | HistoryStore) -> dict[str, float]:
+    from forkjoin.telemetry import HistoryEstimator, history_path, read_history
+
+    if not isinstance(history, bool | str | Path):
+        return HistoryEstimator.from_store(history).known()
+    explicit = None if isinstance(history, bool) else Path(history)
+    with read_history(history_path(explicit, Path.cwd())) as store:
+        return HistoryEstimator.from_store(store).known()
 
 
 def parallel(
@@ -105,7 +142,7 @@ def _run_buckets(
     buckets: int | None,
     merge: Callable[[list[Any]], Any] | None,
 ) -> Any:
-    from forkjoin.split import split
+    from forkjoin.partition import split as partition
 
     session = current_session()
     prefix = fn.__qualname__
@@ -117,7 +154,7 @@ def _run_buckets(
         keys = {i: f"{prefix}[{i}]" for i in ids}
         durations = {i: estimator.estimate(key) for i, key in keys.items() if knows(key)}
     count = buckets or session.engine.max_concurrency
-    positions = split(range(len(items)), count, key=ids.__getitem__, durations=durations)
+    positions = partition(range(len(items)), count, key=ids.__getitem__, durations=durations)
     tasks: list[tuple[list[int], Task]] = []
     for bucket in positions:
         if not bucket:

@@ -54,6 +54,10 @@ class HistoryEstimator:
     def known_keys(self) -> int:
         return len(self._keys)
 
+    def known(self) -> dict[str, float]:
+        """The estimate of every key with successful spans of its own."""
+        return {key: self._estimates[key] for key in self._keys}
+
     def knows(self, key: str) -> bool:
         """True when `key` has successful spans of its own, not a family's estimate."""
         index = bisect.bisect_left(self._keys, key)

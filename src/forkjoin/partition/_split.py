@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from forkjoin.split._partition import partition
-from forkjoin.split._unknown import MICROSECONDS, estimate_microseconds, known_microseconds
+from forkjoin.partition._partition import partition
+from forkjoin.partition._unknown import MICROSECONDS, estimate_microseconds, known_microseconds
 
 __all__ = ["Group", "balance", "split"]
 

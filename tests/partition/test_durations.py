@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from forkjoin.errors import DurationsError, ForkjoinError
-from forkjoin.split import read_durations
+from forkjoin.partition import read_durations
 
 PYTEST_JUNIT = """\
 <?xml version="1.0" encoding="utf-8"?>

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forkjoin.split import estimate_unknown
-from forkjoin.split._unknown import families
+from forkjoin.partition import estimate_unknown
+from forkjoin.partition._unknown import families
 
 KNOWN = {
     "tests/a.py::TestX::test_b[1]": 2.0,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forkjoin.split._partition import lower_bound, partition
+from forkjoin.partition._partition import lower_bound, partition
 
 weights_and_groups = st.tuples(
     st.lists(st.integers(min_value=0, max_value=10**7), max_size=60),

@@ -7,13 +7,14 @@ import random
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import forkjoin as fj
-from forkjoin.split import Group, balance, estimate_unknown
+from forkjoin.partition import Group, balance, estimate_unknown
 
 # Ids as pytest names them, with a few families; a duration of None means unknown.
 test_ids = st.from_regex(r"t/[ab]\.py::(T[cd]::)?t[efg](\[[0-3]\])?", fullmatch=True)
@@ -129,26 +130,41 @@ def test_a_bad_duration_is_a_value_error() -> None:
         balance(["a"], 1, by="time")  # type: ignore[arg-type]
 
 
-def test_fj_split_splits_whichever_import_came_first() -> None:
-    """Importing the package forkjoin.split first must not leave fj.split uncallable."""
-    for first in ("import forkjoin.split", "import forkjoin as fj; fj.split"):
-        code = f"{first}; import forkjoin as fj; print(fj.split(['b', 'a', 'c'], 2))"
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert run.stdout == "[['a', 'c'], ['b']]\n", run.stderr
+def test_fj_split_reads_the_durations_the_history_recorded(tmp_path: Path) -> None:
+    """slow took 9 s, six others 1 s: by history, slow is alone in one of 2 groups."""
+    from forkjoin.telemetry import Span, open_history
+
+    path = tmp_path / "history.db"
+    seconds = {"slow": 9.0, **{f"quick{n}": 1.0 for n in range(6)}}
+    with open_history(path) as store:
+        job = store.start_job("tests", "pytest")
+        spans = [
+            Span(f"{job.uid}.{n}", key, "test", "succeeded", 0.0, took, "", None, {})
+            for n, (key, took) in enumerate(seconds.items())
+        ]
+        store.record_spans(job, spans)
+        store.finish_job(job, "succeeded")
+    by_history = fj.split(list(seconds), 2, history=path)
+    assert ["slow"] in by_history
+    blind = fj.split(list(seconds), 2)
+    assert ["slow"] not in blind
+    assert fj.split(list(seconds), 2, history=path, durations={"slow": 1.0}) == blind
 
 
 def test_the_package_declares_what_exists_and_imports_nothing_heavy() -> None:
-    package = importlib.import_module("forkjoin.split")
+    package = importlib.import_module("forkjoin.partition")
     for name in package.__all__:
         assert hasattr(package, name)
-    code = "import sys, forkjoin.split; print(sorted(m for m in sys.modules if 'forkjoin' in m))"
+    code = (
+        "import sys, forkjoin.partition; print(sorted(m for m in sys.modules if 'forkjoin' in m))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert eval(run.stdout) == [
         "forkjoin",
         "forkjoin.errors",
-        "forkjoin.split",
-        "forkjoin.split._durations",
-        "forkjoin.split._partition",
-        "forkjoin.split._split",
-        "forkjoin.split._unknown",
+        "forkjoin.partition",
+        "forkjoin.partition._durations",
+        "forkjoin.partition._partition",
+        "forkjoin.partition._split",
+        "forkjoin.partition._unknown",
     ]

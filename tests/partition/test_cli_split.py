@@ -169,7 +169,7 @@ def test_a_real_process_with_a_bad_file_prints_no_traceback(tmp_path: Path) -> N
 
 
 def test_the_cli_does_not_load_the_split_module_to_start() -> None:
-    code = "import sys, forkjoin.cli; print('forkjoin.split' in sys.modules)"
+    code = "import sys, forkjoin.cli; print('forkjoin.partition' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "False\n"
 
