@@ -224,7 +224,8 @@ def compare(scenario: str, seeds: int, peers: dict[str, tuple[Weigher, Placer]])
     better = sum(mine < theirs for mine, theirs in pairs)
     worse = sum(mine > theirs for mine, theirs in pairs)
     print(
-        f"\nforkjoin.partition against reference LPT: worse on the mean at k = {worse_k or 'none'}; "
+        "\nforkjoin.partition against reference LPT: worse on the mean at k = "
+        f"{worse_k or 'none'}; "
         f"per (k, seed) better {better}, worse {worse}, equal {len(pairs) - better - worse} "
         f"of {len(pairs)}"
     )
