@@ -51,6 +51,7 @@ def best_of(repeat: int, command: list[str], cwd: Path, **kwargs: object) -> flo
             cwd=cwd,
             check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             **kwargs,  # type: ignore[call-overload]
         )
         times.append(time.perf_counter() - began)
