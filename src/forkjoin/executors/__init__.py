@@ -1,7 +1,7 @@
-"""Where a callable runs: inline, threads, processes, behind one small protocol.
+"""Where a callable runs: inline, threads, processes, Dask, Ray, behind one small protocol.
 
 Executors know nothing of the scheduler or the front ends. Heavy ones (processes,
-and later Dask and Ray) are imported only when asked for by name.
+Dask and Ray) are imported only when asked for by name.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from forkjoin.executors._protocol import Executor, ExecutorFuture
 from forkjoin.executors._threads import ThreadExecutor
 
 __all__ = [
+    "CLUSTER_EXECUTORS",
     "EXECUTOR_NAMES",
     "Executor",
     "ExecutorFuture",
@@ -21,15 +22,25 @@ __all__ = [
     "make_executor",
 ]
 
-EXECUTOR_NAMES = ("inline", "threads", "processes")
+EXECUTOR_NAMES = ("inline", "threads", "processes", "dask", "ray")
+# The executors that run on a cluster, and so may be given its address.
+CLUSTER_EXECUTORS = ("dask", "ray")
 
 
-def make_executor(spec: str | Any, workers: int | None = None) -> Any:
+def make_executor(spec: str | Any, workers: int | None = None, address: str | None = None) -> Any:
     """The executor named by `spec`, or `spec` itself if it is already an executor.
 
-    Raises ValueError for an unknown name, and TypeError for an object that lacks
-    `submit`, `workers` or `in_process`.
+    `address` is the cluster to connect to, for "dask" and "ray" only; without one
+    they start a local cluster of `workers`. Raises ValueError for an unknown name
+    or an address given to a local executor, TypeError for an object that lacks
+    `submit`, `workers` or `in_process`, and ImportError, naming the extra to
+    install, when Dask or Ray is missing.
     """
+    if address is not None and spec not in CLUSTER_EXECUTORS:
+        shown = spec if isinstance(spec, str) else type(spec).__name__
+        raise ValueError(
+            f"an address is for the {' and '.join(CLUSTER_EXECUTORS)} executors, not {shown!r}"
+        )
     if not isinstance(spec, str):
         missing = [name for name in ("submit", "workers", "in_process") if not hasattr(spec, name)]
         if missing:
@@ -48,6 +59,14 @@ def make_executor(spec: str | Any, workers: int | None = None) -> Any:
         from forkjoin.executors._processes import ProcessExecutor
 
         return ProcessExecutor(workers)
+    if spec == "dask":
+        from forkjoin.executors._dask import DaskExecutor
+
+        return DaskExecutor(address, workers)
+    if spec == "ray":
+        from forkjoin.executors._ray import RayExecutor
+
+        return RayExecutor(address, workers)
     raise ValueError(
         f"unknown executor {spec!r}: use one of {', '.join(map(repr, EXECUTOR_NAMES))} "
         "or pass an executor object"

@@ -43,6 +43,18 @@ class Executor(Protocol):
     have not started never will. An executor may also set `runs_in_caller = True`
     when `submit` runs the call before returning (inline): the engine then pulls
     work onto the waiting thread rather than pushing it.
+
+    A cluster executor (Dask, Ray) may also set:
+
+    - `default_concurrency`: how many calls a session keeps submitted when not
+      told (more than `workers`, so the cluster's queue never runs dry while a
+      finished call's news travels back);
+    - `keeps_results = True`: values stay on the cluster. The engine then never
+      calls `result()` unless someone reads the value; a later `submit` gets the
+      future's `handle` in place of the value (also inside lists, tuples and
+      dicts) and the cluster resolves it there. It may offer `gather(futures)`,
+      the values of many finished futures in one batch, which `fetch` of a
+      collection uses.
     """
 
     workers: int

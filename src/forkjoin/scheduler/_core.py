@@ -22,7 +22,16 @@ from typing import Any
 from forkjoin.errors import TaskTimeout
 from forkjoin.scheduler._clock import Clock
 from forkjoin.scheduler._context import THREAD as _thread
-from forkjoin.scheduler._node import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, Node
+from forkjoin.scheduler._node import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    Node,
+    RemoteValue,
+)
 from forkjoin.scheduler._observe import Notifier, Observer, call_reporting
 from forkjoin.scheduler._plan import Plan
 from forkjoin.scheduler._resolve import resolve_call
@@ -48,7 +57,13 @@ class Core:
         self._notifier = None if observer is None else Notifier(observer)
         self._in_process: bool = executor.in_process
         self._pulled: bool = getattr(executor, "runs_in_caller", False)
-        self._plan = Plan(max_concurrency or executor.workers)
+        # A cluster executor whose results stay on the cluster: a node's value is
+        # then its future, and its dependents there get the future's handle.
+        self._keep_on: Any = executor if getattr(executor, "keeps_results", False) else None
+        # A cluster executor may ask for more calls in flight than it has threads,
+        # so its queue never runs dry while news of a finished call travels back.
+        default = getattr(executor, "default_concurrency", None) or executor.workers
+        self._plan = Plan(max_concurrency or default)
         self._lock = threading.Lock()
         self._unfinished = 0
         self._running: set[Node] = set()
@@ -156,7 +171,7 @@ class Core:
         args = node.args
         kwargs = node.kwargs
         if node.needs_resolving:
-            args, kwargs = resolve_call(args, kwargs)
+            args, kwargs = resolve_call(args, kwargs, self._keep_on)
         timeout = node.options.timeout
         if timeout is not None:
             node.timer = self.clock.call_later(timeout, partial(self._time_out, node, attempt))
@@ -205,7 +220,12 @@ class Core:
             error = future.exception()
         except BaseException as cancelled:  # a future cancelled under us
             error = cancelled
-        value = None if error is not None else future.result()
+        if error is not None:
+            value = None
+        elif self._keep_on is not None:
+            value = RemoteValue(future)  # fetched only if someone reads it
+        else:
+            value = future.result()
         self._complete(node, attempt, value, error)
 
     def _complete(
@@ -231,7 +251,7 @@ class Core:
             if error is None:
                 # The hot path: inlined, no lists unless someone listens.
                 node.state = SUCCEEDED
-                node.value = value
+                node._value = value
                 node.error = None  # of an earlier attempt
                 if self._awaiting_foreign:
                     self._awaiting_foreign.discard(node)

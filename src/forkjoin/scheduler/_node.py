@@ -22,6 +22,7 @@ __all__ = [
     "SUCCEEDED",
     "Node",
     "Options",
+    "RemoteValue",
 ]
 
 # States are plain ints, not an Enum: the engine compares them on every transition,
@@ -81,6 +82,7 @@ class Node:
     """
 
     __slots__ = (
+        "_value",
         "args",
         "attempts",
         "callbacks",
@@ -99,7 +101,6 @@ class Node:
         "sequence",
         "state",
         "timer",
-        "value",
         "waiting",
     )
 
@@ -127,7 +128,8 @@ class Node:
         self.waiting = 0
         self.dependents: list[Node] | None = None
         self.callbacks: list[Callable[[Node], object]] | None = None
-        self.value: Any = None
+        # A RemoteValue when the value stays on a cluster (see `value`).
+        self._value: Any = None
         self.error: BaseException | None = None
         self.cause: Node | None = None
         # True once this node's failure reached a caller, who then owns it.
@@ -137,6 +139,19 @@ class Node:
         self.future: Any = None
         self.timer: Any = None
         self.engine: Engine | None = None
+
+    @property
+    def value(self) -> Any:
+        """The node's value once it succeeded; one kept on a cluster is fetched here
+        on the first read, and only then."""
+        value = self._value
+        if type(value) is RemoteValue:
+            return value.fetch()
+        return value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._value = value
 
     @property
     def name(self) -> str:
@@ -158,3 +173,40 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label} {self.status}>"
+
+
+class RemoteValue:
+    """A node's value that stays where it was made, on a cluster, until it is read.
+
+    It holds the future of the call that made it: the engine passes the future's
+    `handle` to calls on the same executor, and `fetch()` brings the value here,
+    once, for anything else.
+    """
+
+    __slots__ = ("_fetched", "_value", "future")
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+        self._fetched = False
+        self._value: Any = None
+
+    @property
+    def handle(self) -> Any:
+        return self.future.handle
+
+    @property
+    def fetched(self) -> bool:
+        return self._fetched
+
+    def fetch(self) -> Any:
+        """The value, brought here on the first call (which may raise, if the
+        cluster lost it for good)."""
+        if not self._fetched:
+            # Two threads may both fetch the first time; both get the same value.
+            self.settle(self.future.result())
+        return self._value
+
+    def settle(self, value: Any) -> None:
+        """Keep `value`, brought here by a batch, as the fetched value."""
+        self._value = value
+        self._fetched = True

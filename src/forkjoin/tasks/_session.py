@@ -53,8 +53,10 @@ class Session:
     has reported yet, if any; if the block itself raised, the tasks still pending
     are cancelled first.
 
-    `executor` is "threads", "processes", "inline" or an executor object;
-    `workers` sizes it (default: the CPU count). `max_concurrency` bounds how many
+    `executor` is "threads", "processes", "inline", "dask", "ray" or an executor
+    object; `workers` sizes it (default: the CPU count). `address` connects "dask"
+    or "ray" to a running cluster; without it they start a local one, closed with
+    the session. `max_concurrency` bounds how many
     tasks run at once (default: `workers`). With `failure_mode="keep_going"` (the
     default) a failure touches only what depends on it; "fail_fast" stops starting
     tasks after the first failure. `history=True` (or a path) records the session as a
@@ -72,6 +74,7 @@ class Session:
         estimator: Estimator | None = None,
         observer: Observer | None = None,
         history: bool | str | Path = False,
+        address: str | None = None,
     ) -> None:
         # What the session records in the history, if asked to (see tasks/_history).
         self.recording = None
@@ -81,7 +84,7 @@ class Session:
             self.recording = recording = SessionHistory(history)
             estimator = estimator or recording.estimator
             observer = recording if observer is None else Observers([observer, recording])
-        self.executor = make_executor(executor, workers)
+        self.executor = make_executor(executor, workers, address)
         self.engine = Engine(
             self.executor,
             max_concurrency=max_concurrency,

@@ -1,0 +1,312 @@
+"""Sessions on a real Dask cluster: a scheduler and two workers started here as processes.
+
+    client (this process: the engine) --tcp--> dask scheduler --> dask worker (nanny) x 2
+
+The scheduler runs with `allowed-failures: 0`, so a worker lost mid-task fails that
+task at once and forkjoin's own retries decide what happens next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import forkjoin as fj  # noqa: E402
+from forkjoin.errors import Cancelled, TaskTimeout, WorkerCrashed  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+WORKERS = 2
+
+
+def _start(arguments: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dask", *arguments],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own group: stopping it stops the nanny's child too
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(15)
+
+
+@pytest.fixture(scope="module")
+def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a scheduler on 127.0.0.1 with two single-threaded workers."""
+    folder = tmp_path_factory.mktemp("dask")
+    # Dask pickles a module's functions by reference, as a cluster shares the code:
+    # so its processes import this module as pytest does, from this folder.
+    path = os.pathsep.join([str(Path(__file__).parent), *sys.path])
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+    }
+    scheduler_file = folder / "scheduler.json"
+    started = [
+        _start(
+            [
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--dashboard-address",  # its health server, on a free port
+                "127.0.0.1:0",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            folder / "scheduler.log",
+            env,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() or not scheduler_file.read_text():
+            assert started[0].poll() is None, (folder / "scheduler.log").read_text()
+            assert time.monotonic() < deadline, "the scheduler never wrote its address"
+            time.sleep(0.1)
+        time.sleep(0.2)  # the file is written in one go, but let it land
+        scheduler_address = json.loads(scheduler_file.read_text())["address"]
+        for number in range(WORKERS):
+            started.append(
+                _start(
+                    [
+                        "worker",
+                        scheduler_address,
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--name",
+                        f"worker-{number}",
+                    ],
+                    folder / f"worker-{number}.log",
+                    env,
+                )
+            )
+        with distributed.Client(scheduler_address, set_as_default=False) as client:
+            client.wait_for_workers(WORKERS, timeout=90)
+        yield scheduler_address
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def _wait_for_workers(address: str) -> None:
+    # After a worker was killed its nanny starts another; the next test wants both.
+    with distributed.Client(address, set_as_default=False) as client:
+        client.wait_for_workers(WORKERS, timeout=90)
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def total(values: list[int], extra: dict[str, int]) -> int:
+    return sum(values) + extra["plus"]
+
+
+def broken(x: int) -> int:
+    raise KeyError(f"missing {x}")
+
+
+def write_pid_then_sleep(path: str, seconds: float) -> str:
+    marker = Path(path)
+    if marker.exists():
+        return "second attempt"
+    marker.write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return "first attempt"
+
+
+def wait_for_pid(path: Path, seconds: float = 60) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was never written")
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+class Big:
+    """A value that writes down the pid of every process that unpickles it."""
+
+    def __init__(self, probe: str, size: int) -> None:
+        self.probe = probe
+        self.payload = b"x" * size
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        with open(str(state["probe"]), "a") as probe:
+            probe.write(f"{os.getpid()}\n")
+
+
+def unpickled_in(probe: Path) -> set[int]:
+    return {int(line) for line in probe.read_text().split()} if probe.exists() else set()
+
+
+def test_fan_out_and_in_on_a_running_cluster(address: str) -> None:
+    """square x 8 -> total (a list and a dict of tasks) ; map"""
+    with fj.Session("dask", address=address) as session:
+        assert session.executor.workers == WORKERS
+        squares = [fj.spawn(square, i) for i in range(8)]
+        summed = fj.spawn(total, squares, {"plus": fj.spawn(square, 10)})
+        assert fj.fetch(summed) == 140 + 100
+        assert fj.fetch(squares) == [i * i for i in range(8)]
+        assert fj.map(square, range(5)) == [0, 1, 4, 9, 16]
+        lazy = fj.delayed(total)([fj.delayed(square)(3)], {"plus": 1})
+        assert fj.compute(lazy) == (10,)
+
+
+def test_errors_keep_their_type_and_the_notes_that_name_the_task(address: str) -> None:
+    """broken -> square"""
+    with fj.Session("dask", address=address):
+        failed = fj.spawn(broken, 1)
+        downstream = fj.spawn(square, failed)
+        with pytest.raises(KeyError, match="missing 1") as caught:
+            fj.fetch(downstream)
+        assert "did not run because task broken#1 failed" in caught.value.__notes__[-1]
+        with pytest.raises(KeyError) as direct:
+            fj.fetch(failed)
+        assert "forkjoin: task broken#1 failed" in direct.value.__notes__
+        assert direct.value.__traceback__ is not None  # the worker's, from Dask
+
+
+def test_a_failed_attempt_is_retried_by_forkjoin(address: str, tmp_path: Path) -> None:
+    marker = tmp_path / "attempted"
+
+    def fails_once() -> str:
+        if not marker.exists():
+            marker.write_text("1")
+            raise ConnectionError("first attempt")
+        return "retried"
+
+    with fj.Session("dask", address=address), fj.options(retries=1):
+        assert fj.fetch(fj.spawn(fails_once)) == "retried"
+
+
+def test_a_worker_killed_mid_task_fails_or_retries_only_that_task(
+    address: str, tmp_path: Path
+) -> None:
+    """victim (its worker killed) ; bystander (sleeps on the other worker) ; 6 x square"""
+    _wait_for_workers(address)
+    retried_marker = tmp_path / "retried"
+    failed_marker = tmp_path / "failed"
+    with fj.Session("dask", address=address, max_concurrency=WORKERS) as session:
+        with fj.options(retries=1):
+            victim = fj.spawn(write_pid_then_sleep, str(retried_marker), 120)
+        victim_pid = wait_for_pid(retried_marker)
+        bystander = fj.spawn(lambda: time.sleep(2) or os.getpid())
+        time.sleep(0.5)  # the bystander is running on the other worker
+        os.kill(victim_pid, signal.SIGKILL)
+        assert victim.result(timeout=120) == "second attempt"
+        assert victim.attempts == 2
+        assert bystander.result(timeout=120) != victim_pid
+        assert fj.fetch([fj.spawn(square, i) for i in range(6)]) == [0, 1, 4, 9, 16, 25]
+
+        _wait_for_workers(address)
+        doomed = fj.spawn(write_pid_then_sleep, str(failed_marker), 120)
+        os.kill(wait_for_pid(failed_marker), signal.SIGKILL)
+        with pytest.raises(WorkerCrashed, match="write_pid_then_sleep") as caught:
+            doomed.result(timeout=120)
+        assert type(caught.value.__cause__).__name__ == "KilledWorker"
+        assert session.engine.failures == [doomed]
+
+
+def test_values_stay_on_the_cluster_between_its_tasks(address: str, tmp_path: Path) -> None:
+    """big (50 MB) -> len   (the 50 MB never comes to the client)"""
+    probe = tmp_path / "unpickled"
+    with fj.Session("dask", address=address):
+        big = fj.spawn(Big, str(probe), 50_000_000)
+        length = fj.spawn(len, big)
+        assert fj.fetch(length) == 50_000_000
+        assert os.getpid() not in unpickled_in(probe)
+        # The probe works: reading the value itself brings it here, once.
+        assert len(fj.fetch(big)) == 50_000_000
+        assert fj.fetch(big) is fj.fetch(big)
+        assert os.getpid() in unpickled_in(probe)
+
+
+def test_a_task_on_the_cluster_spawns_into_a_session_of_its_own_worker(address: str) -> None:
+    """outer (on a worker) -> square x 3 (on that worker's threads, not the client's engine)"""
+
+    def outer() -> tuple[int, list[int]]:
+        children = [fj.spawn(square, i) for i in range(3)]
+        return os.getpid(), fj.fetch(children)
+
+    with fj.Session("dask", address=address):
+        pid, values = fj.fetch(fj.spawn(outer))
+    assert values == [0, 1, 4]
+    assert pid != os.getpid()
+
+
+def test_cancel_and_timeout_end_the_task_at_once(address: str, tmp_path: Path) -> None:
+    # Last of the tests on `address`: Dask cannot stop a running thread, so both
+    # workers sleep on after this test, until the module's cluster is stopped.
+    _wait_for_workers(address)
+    marker = tmp_path / "running"
+    with fj.Session("dask", address=address):
+        running = fj.spawn(write_pid_then_sleep, str(marker), 60)
+        wait_for_pid(marker)
+        started = time.monotonic()
+        assert running.cancel()
+        with pytest.raises(Cancelled):
+            running.result(timeout=30)
+        with fj.options(timeout=1):
+            slow = fj.spawn(time.sleep, 60)
+        with pytest.raises(TaskTimeout):
+            slow.result(timeout=30)
+        assert time.monotonic() - started < 30  # neither waited out its sleep
+
+
+def test_without_an_address_a_local_cluster_lives_as_long_as_the_session() -> None:
+    with fj.Session("dask", workers=1) as session:
+        cluster = session.executor._cluster
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        pid = fj.fetch(fj.spawn(os.getpid))
+        assert pid != os.getpid() and is_alive(pid)
+    assert cluster.status.name == "closed"
+    deadline = time.monotonic() + 30
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not is_alive(pid)
+
+
+def test_an_address_is_refused_by_an_executor_of_this_machine() -> None:
+    with pytest.raises(ValueError, match="an address is for the dask and ray executors"):
+        fj.Session("threads", address="tcp://127.0.0.1:8786")
