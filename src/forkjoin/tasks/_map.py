@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar, overload
 
-from forkjoin.scheduler import SUCCEEDED, CancelAfterFailure, Node, Pool, find_nodes
+from forkjoin.scheduler import SUCCEEDED, CancelAfterFailure, Node, Pool, find_nodes, resolve
 from forkjoin.tasks._session import ambient_options, current_session
 from forkjoin.tasks._task import Task, error_of, wait_nodes
 
@@ -103,4 +103,7 @@ def map(
         for one in tasks:
             one.reported = True  # the map's error reports all of its items
         raise error_of(failed)
+    if getattr(session.executor, "keeps_results", False):
+        # Values kept on a cluster come back in one batch, not one trip each.
+        return resolve(tasks)  # type: ignore[no-any-return]
     return [one.value for one in tasks]
