@@ -91,12 +91,12 @@ class SqliteStore:
             # WAL lets readers go on while one process writes; a filesystem without
             # shared memory (some network mounts) keeps the rollback journal, which
             # is slower but as safe.
-            connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            _while_busy(lambda: connection.execute("PRAGMA journal_mode = WAL").fetchone())
             # NORMAL in WAL survives a crash of the process; a power cut may lose
             # the last runs, an acceptable price for a history of timings.
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            migrate(connection)
+            _while_busy(lambda: migrate(connection))
             # Touch the newest rows of both tables: a file cut short loses its last
             # pages, so it fails here, where it can be set aside, rather than in the
             # middle of a run. Not PRAGMA quick_check: it reads the whole file, some
@@ -367,3 +367,24 @@ class SqliteStore:
             self._warn(
                 f"forkjoin: history at {where} failed ({reason}); this run goes on unrecorded"
             )
+
+
+def _while_busy(action: Callable[[], object]) -> None:
+    """Run `action`, again while SQLite says the file is locked, for up to the busy time.
+
+    SQLite skips its busy handler in a few states, such as switching a new file to
+    WAL while another process does the same, and answers "database is locked" at once:
+    8 processes opening one new history together met it about once in three runs.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as error:
+            busy = "locked" in str(error) or "busy" in str(error)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
