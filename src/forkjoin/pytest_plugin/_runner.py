@@ -1,0 +1,387 @@
+"""`--fj-workers N`: the main process's side of a parallel run.
+
+    collect once ── fork N workers (they inherit the collected session) ──┐
+        ┌────────────────────────────────────────────────────────────────┘
+        └─ loop: select on the workers' pipes
+              NEED     → a batch from the queue (history order), or NO_MORE and
+                         a STEAL from the busiest worker, or wait till there is one
+              DONE     → re-emit its reports through pytest's hooks, here
+              GAVE     → stolen tests back to the front of the queue
+              RECYCLE  → its unrun tests back; a fresh worker when it has gone
+              end of file without STOP or RECYCLE → a crash: the running test
+                         fails with the signal and its output, a fresh worker
+        until every test is done, or -x / --maxfail / Ctrl-C / too many crashes
+
+The main process runs no test and starts no thread (forking is only safe so). It
+is the only one that reports, so the terminal, -x, --maxfail, --junitxml and the
+summary see each test's reports just as a serial run logs them, in the order the
+tests end.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import selectors
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forkjoin.pytest_plugin import _protocol as protocol
+from forkjoin.pytest_plugin._crash import crash_report, describe_exit, read_tail
+from forkjoin.pytest_plugin._history import HistoryHandle, cached_last_failed, read_knowledge
+from forkjoin.pytest_plugin._order import WorkQueue, dispatch_order
+from forkjoin.pytest_plugin._pool import Pool, WorkerProcess
+from forkjoin.pytest_plugin._record import WORKER_ATTRIBUTE, TestRecording
+
+__all__ = ["ParallelRunner"]
+
+# How often the loop looks for workers that exited without closing their pipe
+# (a process their test started holds it open).
+_POLL_SECONDS = 1.0
+# After reading, the loop sleeps this long before looking again, so that the frames
+# of many tests pile up for one read. Woken for every frame, the main process costs
+# each worker a wake-up per test, which on a 2-CPU virtual machine took longer than
+# running a trivial test (0.3 ms of the worker's CPU per write, against 0.5 ms for
+# the whole test). Workers ask for more before they run out (see _worker.py), so
+# this delay is hidden from them.
+_GATHER_SECONDS = 0.005
+_NOT_RUN_SHOWN = 10
+
+
+class ParallelRunner:
+    """The plugin that runs the session's tests on forked workers."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        workers: int,
+        *,
+        max_worker_rss: int | None,
+        history: HistoryHandle,
+        recording: TestRecording,
+    ) -> None:
+        self._config = config
+        self._workers = workers
+        self._max_worker_rss = max_worker_rss
+        self._history = history
+        self._recording = recording
+        self._notes: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        option = session.config.option
+        if (session.testsfailed and not option.continue_on_collection_errors) or (
+            option.collectonly or not session.items
+        ):
+            return None  # pytest's own loop says "errors during collection", or lists
+        ids = [item.nodeid for item in session.items]
+        knowledge = read_knowledge(
+            self._history.store, ids, failures=True, last_failed=cached_last_failed(self._config)
+        )
+        workers = min(self._workers, len(ids))
+        run = _Run(
+            session,
+            WorkQueue(dispatch_order(ids, knowledge), workers),
+            Pool(session, self._log_directory(), self._max_worker_rss),
+            workers,
+        )
+        try:
+            run.run()
+        finally:
+            self._notes = run.notes()
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        return True
+
+    def _log_directory(self) -> Path:
+        job = self._recording.job
+        label = job.qualified_id if job is not None and job.is_recorded else f"run-{os.getpid()}"
+        directory = self._config.rootpath / ".forkjoin" / "logs" / "pytest" / label
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        for note in self._notes:
+            terminalreporter.write_line(note)
+
+
+class _Run:
+    """One parallel run: the queue, the workers, and the loop between them."""
+
+    def __init__(self, session: pytest.Session, queue: WorkQueue, pool: Pool, workers: int) -> None:
+        self.session = session
+        self.config = session.config
+        self.items: Sequence[pytest.Item] = session.items
+        self.queue = queue
+        self.pool = pool
+        self.workers = workers
+        self.selector = selectors.DefaultSelector()
+        self.completed = 0
+        self.ending = False
+        self.crashes = 0
+        self.most_crashes = max(4, 2 * workers)
+        self.recycled: list[tuple[str, int]] = []
+        self.not_run: list[int] = []
+        self.kept_logs: list[Path] = []
+        self.hooks: dict[Path, Any] = {}
+        self.terminal: Any = self.config.pluginmanager.get_plugin("terminalreporter")
+
+    def run(self) -> None:
+        # Objects made so far are never collected, so a worker's collector does not
+        # touch (and copy) the pages of the session it inherited.
+        gc.freeze()
+        try:
+            for _ in range(self.workers):
+                self._spawn()
+            while self.pool.live:
+                events = self.selector.select(timeout=_POLL_SECONDS)
+                for key, _ in events:
+                    self._read(key.data)
+                if not events:
+                    self._look_for_silent_exits()
+                self._check_end()
+                if events and not self.ending:
+                    time.sleep(_GATHER_SECONDS)
+        except BaseException:
+            self.pool.interrupt_all()
+            raise
+        finally:
+            gc.unfreeze()
+            self.selector.close()
+            self.kept_logs = self.pool.tidy()
+
+    # -- workers coming and going -------------------------------------------------------
+
+    def _spawn(self) -> None:
+        worker = self.pool.spawn()
+        self.selector.register(worker.reader.fd, selectors.EVENT_READ, worker)
+
+    def _read(self, worker: WorkerProcess) -> None:
+        for message in worker.reader.read():
+            kind = message[0]
+            if kind == protocol.DONE:
+                self._done(worker, *message[1:])
+            elif kind == protocol.NEED:
+                self._need(worker)
+            elif kind == protocol.GAVE:
+                self._gave(worker, message[1])
+            elif kind == protocol.RECYCLE:
+                self._recycle(worker, message[1])
+        if worker.reader.is_closed:
+            self._exited(worker)
+
+    def _look_for_silent_exits(self) -> None:
+        for worker in list(self.pool.live.values()):
+            if self.pool.reap(worker, wait=False):
+                self._read(worker)
+                if worker.reader.fd in self.pool.live:
+                    self._exited(worker)
+
+    def _exited(self, worker: WorkerProcess) -> None:
+        self.selector.unregister(worker.reader.fd)
+        self.pool.reap(worker)
+        self.pool.forget(worker)
+        unrun = list(worker.assigned)
+        worker.assigned.clear()
+        if self.ending:
+            return
+        if not worker.is_retiring:
+            self.crashes += 1
+            status = worker.exit_status or 0
+            culprit = unrun.pop(0) if unrun else None
+            running = ""
+            if culprit is not None:
+                self._report_crash(worker, culprit, status)
+                running = f" running {self.items[culprit].nodeid}"
+            self._say(f"forkjoin: worker {worker.name} {describe_exit(status)}{running}")
+            if self.crashes == self.most_crashes + 1:
+                self._say(f"forkjoin: {self.most_crashes} workers restarted already: no new worker")
+        self.queue.put_back(unrun)
+        if self.crashes > self.most_crashes:
+            if not self.pool.live:
+                self._give_up()
+            return
+        if self.completed < len(self.items):
+            self._spawn()
+
+    def _report_crash(self, worker: WorkerProcess, index: int, status: int) -> None:
+        item = self.items[index]
+        report = crash_report(
+            item,
+            worker=worker.name,
+            status=status,
+            log_tail=read_tail(worker.log_path, worker.log_offset),
+            captured=worker.captured(),
+            started=worker.test_started,
+        )
+        self.completed += 1
+        self._emit(item, [report], [])
+
+    def _give_up(self) -> None:
+        self.not_run = self.queue.take_all()
+        self.session.shouldfail = (
+            f"forkjoin: workers crashed {self.crashes} times, and were restarted the"
+            f" {self.most_crashes} times allowed; {len(self.not_run)} tests not run"
+        )
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _done(
+        self,
+        worker: WorkerProcess,
+        index: int,
+        reports: list[protocol.Encoded],
+        warnings: list[tuple[Any, ...]],
+        log_size: int,
+        location: tuple[str, int | None, str],
+    ) -> None:
+        if worker.assigned and worker.assigned[0] == index:
+            worker.assigned.popleft()
+        else:
+            worker.assigned.remove(index)
+        worker.log_offset = log_size
+        worker.test_started = time.time()
+        if self.ending:
+            return  # -x or --maxfail stopped the run: a serial run would not have run it
+        self.completed += 1
+        item = self.items[index]
+        # `Item.location` is a cached property: the worker's answer fills the cache.
+        item.__dict__.setdefault("location", location)
+        self._emit(item, reports, warnings, worker.name)
+
+    def _need(self, worker: WorkerProcess) -> None:
+        if self.ending or worker.is_retiring:
+            return
+        if len(self.queue):
+            self._hand_out(worker)
+        elif worker.assigned:
+            self.pool.send(worker, (protocol.NO_MORE,))
+        else:
+            worker.is_parked = True
+        if not len(self.queue):
+            self._steal(worker)
+
+    def _hand_out(self, worker: WorkerProcess) -> None:
+        batch = self.queue.take()
+        worker.assigned.extend(batch)
+        worker.is_parked = False
+        self.pool.send(worker, (protocol.RUN, batch))
+
+    def _steal(self, thief: WorkerProcess) -> None:
+        """Ask the busiest other worker for half the tests it has not started.
+
+        Its first test is running and its second must stay (see _worker.py), so only
+        what comes after can go, and only when that is more than `thief` holds.
+        """
+        live = [w for w in self.pool.live.values() if not w.is_retiring and not w.is_stopped]
+        if any(w.steal_pending for w in live):
+            return
+        others = [w for w in live if w is not thief]
+        victim = max(others, key=lambda w: len(w.assigned), default=None)
+        if victim is None or len(victim.assigned) - 2 <= len(thief.assigned):
+            return
+        victim.steal_pending = True
+        self.pool.send(victim, (protocol.STEAL, (len(victim.assigned) - 1) // 2))
+
+    def _gave(self, worker: WorkerProcess, indices: list[int]) -> None:
+        worker.steal_pending = False
+        given = set(indices)
+        worker.assigned = deque(index for index in worker.assigned if index not in given)
+        self.queue.put_back(indices)
+        self._serve_parked()
+
+    def _recycle(self, worker: WorkerProcess, rss: int) -> None:
+        worker.is_retiring = True
+        self.recycled.append((worker.name, rss))
+        self.queue.put_back(list(worker.assigned))
+        worker.assigned.clear()
+        self._serve_parked()
+
+    def _serve_parked(self) -> None:
+        for worker in self.pool.live.values():
+            if worker.is_parked and len(self.queue) and not self.ending:
+                self._hand_out(worker)
+        parked = [w for w in self.pool.live.values() if w.is_parked]
+        if parked and not len(self.queue):
+            self._steal(parked[0])
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def _check_end(self) -> None:
+        if self.ending:
+            return
+        if self.session.shouldfail or self.session.shouldstop or self.completed == len(self.items):
+            self.ending = True
+            for worker in self.pool.live.values():
+                worker.is_stopped = True
+                self.pool.send(worker, (protocol.STOP,))
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        item: pytest.Item,
+        reports: Sequence[protocol.Encoded | pytest.TestReport],
+        warnings: Sequence[tuple[Any, ...]],
+        worker: str = "",
+    ) -> None:
+        """Log a test's reports here as pytest's runner logs them: start, reports, finish."""
+        hook = self.hooks.get(item.path)
+        if hook is None:
+            hook = self.hooks[item.path] = item.ihook
+        nodeid, location = item.nodeid, item.location
+        hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+        keywords: dict[str, Any] | None = None
+        for encoded in reports:
+            if isinstance(encoded, pytest.TestReport):
+                report = encoded
+            else:
+                if keywords is None and isinstance(encoded, tuple):
+                    keywords = dict.fromkeys(item.keywords, 1)
+                report = protocol.decode_report(self.config, item, keywords or {}, encoded)
+                setattr(report, WORKER_ATTRIBUTE, worker)
+            hook.pytest_runtest_logreport(report=report)
+        hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+        for warning, warning_nodeid, warning_location in warnings:
+            self.config.hook.pytest_warning_recorded.call_historic(
+                kwargs={
+                    "warning_message": protocol.decode_warning(warning),
+                    "when": "runtest",
+                    "nodeid": warning_nodeid,
+                    "location": warning_location,
+                }
+            )
+
+    def _say(self, line: str) -> None:
+        """A line of its own on the terminal, even after a row of dots."""
+        if self.terminal is None:
+            return
+        writer = getattr(self.terminal, "_tw", None)
+        if getattr(writer, "width_of_current_line", 0):
+            self.terminal.write("\n")
+        self.terminal.write_line(line)
+
+    def notes(self) -> list[str]:
+        """What the summary should add: recycled workers, tests not run, kept logs."""
+        notes = []
+        if self.recycled:
+            largest = max(rss for _, rss in self.recycled) / (1 << 20)
+            count = len(self.recycled)
+            notes.append(
+                f"forkjoin: {count} worker{'s' if count > 1 else ''} replaced for memory"
+                f" (largest: {largest:.0f} MiB)"
+            )
+        if self.not_run:
+            shown = ", ".join(self.items[index].nodeid for index in self.not_run[:_NOT_RUN_SHOWN])
+            more = len(self.not_run) - _NOT_RUN_SHOWN
+            notes.append(f"forkjoin: not run: {shown}" + (f" and {more} more" if more > 0 else ""))
+        if self.kept_logs:
+            notes.append(f"forkjoin: worker output in {self.kept_logs[0].parent}")
+        return notes

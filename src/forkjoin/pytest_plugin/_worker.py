@@ -1,0 +1,352 @@
+"""The forked worker: runs the tests the main process sends, by pytest's own protocol.
+
+A worker is forked after collection, so it has the collected session already
+(copy-on-write); it never collects. It runs each test with
+`pytest_runtest_protocol(item, nextitem)`, `nextitem` being the next test of its own
+queue: fixtures shared with that test stay set up, as in a serial run. Before
+starting the last test of its queue it knows whether more is coming (it asks with
+`NEED` when an eighth of its last batch is left, so the answer is there in time);
+when nothing more comes `nextitem` is None, and everything is torn down, session
+fixtures included.
+
+Its reporting plugins (terminal, junitxml, last-failed cache...) are unregistered:
+the main process re-emits each report, and those plugins see them there. Its
+stdout and stderr go to its own log file, never the terminal, and faulthandler
+writes there too, so the main process can tell what a crash printed. A worker
+always ends with os._exit: nothing inherited from the main process (atexit
+handlers, the history's SQLite connection) runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import select
+import signal
+import sys
+import traceback
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import pytest
+
+from forkjoin.pytest_plugin import _protocol as protocol
+
+__all__ = ["WorkerSetup", "resident_bytes", "run_worker"]
+
+# A worker asks for more when its queue is down to an eighth of its last batch, and
+# to 2 tests at least: the main process, which gathers frames for a few
+# milliseconds between reads, then has the time of those tests to answer before
+# the worker must know its last test's `nextitem`.
+_LOW_WATER_SHARE = 8
+_LOW_WATER = 2
+# Plugins that report to the user: they see the re-emitted reports in the main
+# process, and must not see them twice (or write files from here).
+_REPORTERS = frozenset(
+    {
+        "TerminalReporter",
+        "LogXML",
+        "LFPlugin",
+        "NFPlugin",
+        "StepwisePlugin",
+        "ReportLogPlugin",
+        "TestRecording",
+        "ParallelRunner",
+    }
+)
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class WorkerSetup:
+    """What a worker is told at its fork: who it is, its pipes and files, its limits."""
+
+    __slots__ = (
+        "capture_prefix",
+        "foreign_fds",
+        "log_path",
+        "max_rss",
+        "name",
+        "request_fd",
+        "response_fd",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        request_fd: int,
+        response_fd: int,
+        log_path: Path,
+        capture_prefix: Path,
+        foreign_fds: Sequence[int],
+        max_rss: int | None,
+    ) -> None:
+        self.name = name
+        self.request_fd = request_fd
+        self.response_fd = response_fd
+        self.log_path = log_path
+        self.capture_prefix = capture_prefix
+        self.foreign_fds = foreign_fds
+        self.max_rss = max_rss
+
+
+def run_worker(session: pytest.Session, setup: WorkerSetup) -> NoReturn:
+    """The whole life of a forked worker; it ends the process."""
+    code = 0
+    log = None
+    try:
+        os.setpgid(0, 0)  # the terminal's Ctrl-C goes to the main process alone
+        for fd in setup.foreign_fds:
+            _close(fd)
+        log = open(setup.log_path, "ab", buffering=0)  # noqa: SIM115 (lives until _exit)
+        _redirect_output(session.config, log, setup.capture_prefix)
+        faulthandler.enable(file=log, all_threads=True)
+        worker = _Worker(session, setup)
+        worker.log_fd = log.fileno()
+        _prepare_plugins(session.config, worker)
+        worker.loop()
+    except BaseException:  # anything at all: say it in the log, then exit
+        code = 70  # EX_SOFTWARE
+        if log is not None:
+            log.write(traceback.format_exc().encode("utf-8", "replace"))
+    finally:
+        os._exit(code)
+
+
+class _Worker:
+    """The loop of a worker, and the plugin that collects its reports."""
+
+    def __init__(self, session: pytest.Session, setup: WorkerSetup) -> None:
+        self.session = session
+        self.config = session.config
+        self.items = session.items
+        self.setup = setup
+        self.reader = protocol.FrameReader(setup.request_fd)
+        self.queue: deque[int] = deque()
+        self.asked = False  # a NEED is unanswered
+        self.final = False  # NO_MORE came: the queue's last test has no nextitem
+        self.stopping = False
+        self.recycle_at: int | None = None  # the resident size that asks for recycling
+        self.low_water = _LOW_WATER
+        self.reports: list[pytest.TestReport] = []
+        self.warnings: list[tuple[Any, ...]] = []
+        self.log_fd = -1
+
+    # -- the plugin side ----------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.reports.append(report)
+
+    def pytest_warning_recorded(
+        self,
+        warning_message: warnings.WarningMessage,
+        when: str,
+        nodeid: str,
+        location: tuple[str, int, str] | None,
+    ) -> None:
+        if when == "runtest":
+            self.warnings.append((protocol.encode_warning(warning_message), nodeid, location))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # Checked before the teardown, so a worker that must go tears everything
+        # down inside this test's teardown, where an error is reported as usual.
+        limit = self.setup.max_rss
+        if limit is not None and (rss := resident_bytes()) > limit:
+            self.recycle_at = rss
+            item.session._setupstate.teardown_exact(None)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def loop(self) -> None:
+        response = self.setup.response_fd
+        os.set_blocking(self.setup.request_fd, False)
+        while True:
+            self._handle(self.reader.read())
+            if self.stopping:
+                break
+            if not self.queue:
+                # A NO_MORE answering an earlier NEED may come while the queue is
+                # empty: then ask again, and the main process holds the answer
+                # until there is work (stolen from another worker) or the run ends.
+                self._ask()
+                self._wait(lambda: bool(self.queue) or self.stopping or not self.asked)
+                continue
+            if len(self.queue) <= self.low_water and not self.final:
+                self._ask()
+            if len(self.queue) == 1 and self.asked:
+                self._wait(lambda: not self.asked or self.stopping)
+                if self.stopping:
+                    break
+            index = self.queue.popleft()
+            nextitem = self.items[self.queue[0]] if self.queue else None
+            self._run(index, nextitem)
+            if self.recycle_at is not None:
+                protocol.send(response, (protocol.RECYCLE, self.recycle_at))
+                return
+        self._tear_down()
+
+    def _ask(self) -> None:
+        if not self.asked:
+            protocol.send(self.setup.response_fd, (protocol.NEED,))
+            self.asked = True
+
+    def _wait(self, until: Callable[[], bool]) -> None:
+        while not until():
+            select.select([self.reader.fd], [], [])
+            self._handle(self.reader.read())
+            if self.reader.is_closed:  # the main process is gone
+                raise SystemExit(1)
+
+    def _handle(self, messages: list[protocol.Message]) -> None:
+        for message in messages:
+            kind = message[0]
+            if kind == protocol.RUN:
+                self.queue.extend(message[1])
+                self.low_water = max(_LOW_WATER, len(message[1]) // _LOW_WATER_SHARE)
+                self.asked = False
+                self.final = False
+            elif kind == protocol.NO_MORE:
+                self.asked = False
+                self.final = True
+            elif kind == protocol.STEAL:
+                self._give(message[1])
+            elif kind == protocol.STOP:
+                self.stopping = True
+        if self.reader.is_closed:
+            raise SystemExit(1)
+
+    def _give(self, count: int) -> None:
+        # The first test of the queue stays: the last test's teardown kept what it
+        # shares with it set up.
+        given: list[int] = []
+        while len(self.queue) > 1 and len(given) < count:
+            given.append(self.queue.pop())
+        given.reverse()
+        protocol.send(self.setup.response_fd, (protocol.GAVE, given))
+
+    def _run(self, index: int, nextitem: pytest.Item | None) -> None:
+        item = self.items[index]
+        markers = len(item.own_markers)
+        self.reports = []
+        self.warnings = []
+        self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        # A failure here must not make the next test tear everything down: the
+        # main process decides when the run stops (-x, --maxfail).
+        self.session._shouldfail = False
+        self.session._shouldstop = False
+        plain = len(item.own_markers) == markers
+        encoded = [protocol.encode_report(self.config, report, plain) for report in self.reports]
+        log_size = os.fstat(self.log_fd).st_size
+        # The location costs a stat and a path walk to work out: it travels, so the
+        # main process does not work it out a second time.
+        message = (protocol.DONE, index, encoded, self.warnings, log_size, item.location)
+        protocol.send(self.setup.response_fd, message)
+
+    def _tear_down(self) -> None:
+        try:
+            self.session._setupstate.teardown_exact(None)
+        except BaseException:  # the run is over for this worker: the log tells
+            traceback.print_exc()
+
+
+def _prepare_plugins(config: pytest.Config, worker: _Worker) -> None:
+    manager = config.pluginmanager
+    for plugin in list(manager.get_plugins()):
+        if type(plugin).__name__ in _REPORTERS:
+            manager.unregister(plugin)
+    # The main process counts failures against --maxfail and -x, not each worker.
+    config.option.maxfail = 0
+    manager.register(worker, "forkjoin-worker")
+
+
+def _redirect_output(config: pytest.Config, log: IO[bytes], capture_prefix: Path) -> None:
+    """Point fds 1 and 2 at the log, stdin at /dev/null, and capture afresh.
+
+    The global capture inherited from the main process writes to files the main
+    process and every other worker share: it is stopped without reading it out,
+    and started again on files of this worker's own, named so that the main process
+    can read what a test had printed when it crashed its worker.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    capture = config.pluginmanager.getplugin("capturemanager")
+    global_capture = getattr(capture, "_global_capturing", None)
+    if global_capture is not None:
+        global_capture.stop_capturing()
+        capture._global_capturing = None
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    _point_pytest_faulthandler_at(config, log)
+    if global_capture is not None:
+        with _named_capture_files(capture_prefix):
+            capture.start_global_capturing()
+        capture.suspend_global_capture()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class _named_capture_files:  # a context manager, read as a verb
+    """pytest's capture files, named `<prefix>-1`, `-2`... instead of anonymous.
+
+    pytest makes them with `tempfile.TemporaryFile`, by that name in its capture
+    module; it is swapped only while the worker's capture starts.
+    """
+
+    def __init__(self, prefix: Path) -> None:
+        self._prefix = prefix
+        self._module: Any = None
+        self._original: Any = None
+
+    def __enter__(self) -> None:
+        from _pytest import capture  # pytest's private module: checked, else left alone
+
+        if not hasattr(capture, "TemporaryFile"):
+            return
+        self._module = capture
+        self._original = capture.TemporaryFile
+        counter: Iterator[int] = iter(range(1, 100))
+        prefix = self._prefix
+
+        def named(buffering: int = -1, **_: Any) -> IO[bytes]:
+            path = f"{prefix}-{next(counter)}"
+            return open(path, "w+b", buffering=buffering)
+
+        capture.TemporaryFile = named
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._module is not None:
+            self._module.TemporaryFile = self._original
+
+
+def _point_pytest_faulthandler_at(config: pytest.Config, log: IO[bytes]) -> None:
+    """pytest's faulthandler plugin writes to a copy of the terminal's stderr, made at
+    start-up (for `faulthandler_timeout`): make that descriptor the log's."""
+    try:
+        from _pytest.faulthandler import fault_handler_stderr_fd_key
+    except ImportError:
+        return
+    fd = config.stash.get(fault_handler_stderr_fd_key, None)
+    if isinstance(fd, int):
+        os.dup2(log.fileno(), fd)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory, from /proc (else its peak, from getrusage)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _close(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
