@@ -126,6 +126,28 @@ def test_a_parallel_run_reports_what_a_serial_run_does(
     )
 
 
+def test_a_test_in_a_worker_still_finds_the_terminal_reporter(
+    pytester: pytest.Pytester, forked: Run
+) -> None:
+    # pytest 9.0 takes the reporter's writer to explain a failed `==`, and asserts
+    # that the reporter is there: without it, `assert 1 == 2` lost its explanation.
+    pytester.makepyfile(
+        test_terminal="""
+        def test_writer(pytestconfig):
+            assert pytestconfig.get_terminal_writer() is not None
+
+        def test_reporter_writes(pytestconfig):
+            pytestconfig.pluginmanager.get_plugin("terminalreporter").write_line("to the log")
+
+        def test_explained():
+            assert [1, 2] == [1, 3]
+        """
+    )
+    result = forked("--fj-workers", "2")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*At index 1 diff: 2 != 3*"])
+
+
 def test_verbose_and_k_select_as_in_a_serial_run(pytester: pytest.Pytester, forked: Run) -> None:
     pytester.makepyfile(test_mixed=MIXED)
     result = forked("-v", "-k", "passes and 1", "--fj-workers", "2")

@@ -253,11 +253,29 @@ class _Worker:
             traceback.print_exc()
 
 
+class _SilentTerminal:
+    """Stands in for the terminal reporter: its attributes, none of its hooks.
+
+    Code that runs in tests still asks for "terminalreporter" (pytest 9.0's
+    assertion comparison takes its writer, and asserts that it is there; plugins
+    write lines through it), but its hooks must not report a second time.
+    """
+
+    def __init__(self, reporter: object) -> None:
+        self._reporter = reporter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reporter, name)
+
+
 def _prepare_plugins(config: pytest.Config, worker: _Worker) -> None:
     manager = config.pluginmanager
     for plugin in list(manager.get_plugins()):
         if type(plugin).__name__ in _REPORTERS:
+            name = manager.get_name(plugin)
             manager.unregister(plugin)
+            if name == "terminalreporter":
+                manager.register(_SilentTerminal(plugin), name)
     # The main process counts failures against --maxfail and -x, not each worker.
     config.option.maxfail = 0
     manager.register(worker, "forkjoin-worker")
