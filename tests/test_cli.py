@@ -101,6 +101,14 @@ def test_graph_as_mermaid_and_dot(project: Path) -> None:
     assert '    "package" -> "deploy";' in lines
 
 
+def test_run_offers_every_launcher_of_the_workflow() -> None:
+    from forkjoin.workflow import LAUNCHERS
+
+    (option,) = [param for param in main.commands["run"].params if param.name == "executor"]
+    assert isinstance(option.type, click.Choice)
+    assert tuple(option.type.choices) == LAUNCHERS
+
+
 def test_graph_offers_every_format_of_the_report() -> None:
     graph = main.commands["graph"]
     (option,) = [param for param in graph.params if param.name == "format_"]

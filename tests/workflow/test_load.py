@@ -197,7 +197,7 @@ MISTAKES = {
     "unknown top-level key, far": (
         "steps: {a: {run: x}}\nretry: 3\n",
         "forkjoin.yaml:2:1: unknown key `retry` at the top level (the keys are "
-        "`max_concurrency`, `failure_mode`, `env`, `pools`, `steps`)",
+        "`max_concurrency`, `failure_mode`, `env`, `pools`, `executor`, `address`, `steps`)",
     ),
     "unknown step key, close": (
         "steps:\n  a: {run: x, need: [b]}\n  b: {run: y}\n",

@@ -17,6 +17,8 @@ __all__ = ["graph", "plan", "run"]
 # The formats of forkjoin.report.FORMATS, written out because importing the report
 # here would slow every command's start; a test keeps the two equal.
 _GRAPH_FORMATS = ("text", "mermaid", "dot", "json")
+# As forkjoin.workflow.LAUNCHERS, for the same reason.
+_EXECUTORS = ("local", "dask")
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -83,6 +85,20 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds between SIGINT and SIGKILL on Ctrl-C.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(_EXECUTORS),
+    default=None,
+    help="Where steps run: here (local), or on the workers of a Dask cluster "
+    "(default: the file's `executor:`, else local).",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="ADDR",
+    help="The Dask scheduler to run steps on, such as tcp://10.0.0.5:8786 "
+    "(default: the file's `address:`, else a local cluster of -j workers).",
+)
 @history_option
 @click.argument("steps", nargs=-1, metavar="[STEP]...")
 def run(
@@ -93,6 +109,8 @@ def run(
     output: str | None,
     dry_run: bool,
     grace: float,
+    executor: str | None,
+    address: str | None,
     history: Path | None,
     steps: tuple[str, ...],
 ) -> None:
@@ -107,7 +125,7 @@ def run(
     import threading
 
     from forkjoin.telemetry import history_path, open_history
-    from forkjoin.workflow import Run, choose_concurrency, choose_status, load
+    from forkjoin.workflow import Run, choose_concurrency, choose_status, load, make_launcher
 
     try:
         workflow = load(path)
@@ -121,18 +139,26 @@ def run(
             click.echo(f"dry run: {len(workflow.steps)} steps, {concurrency} at once; nothing ran")
             click.echo(plan, nl=False)
             return
-        status = choose_status(len(workflow.steps), only_failures=output == "quiet")
-        running = Run(
-            workflow,
-            max_concurrency=concurrency,
-            failure_mode="keep_going" if keep_going else None,
-            grace=grace,
-            output=output,
-            status=status,
+        launcher = make_launcher(
+            executor or workflow.executor or "local",
+            address or workflow.address,
+            concurrency,
         )
-    except ValueError as error:  # WorkflowError, or a bad $FORKJOIN_MAX_CONCURRENCY
-        click.echo(str(error), err=True)
+    # WorkflowError, a bad $FORKJOIN_MAX_CONCURRENCY or executor, a missing extra,
+    # or a cluster that cannot be reached.
+    except (ValueError, ImportError, OSError) as error:
+        click.echo(f"forkjoin: {error}" if isinstance(error, OSError) else str(error), err=True)
         raise SystemExit(2) from None
+    status = choose_status(len(workflow.steps), only_failures=output == "quiet")
+    running = Run(
+        workflow,
+        max_concurrency=concurrency,
+        failure_mode="keep_going" if keep_going else None,
+        grace=grace,
+        output=output,
+        status=status,
+        launcher=launcher,
+    )
     # The handler only sets events: the engine's lock may be held by the very thread
     # the signal interrupts, so the waiting loops do the interrupting. A second Ctrl-C
     # kills what is still ending at once, as in make and docker compose.

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from forkjoin.errors import StepFailed
@@ -21,22 +19,30 @@ from forkjoin.workflow._summary import Record
 
 __all__ = ["Inputs", "text_of"]
 
-# A `call:` step runs in a Python of its own, as a `run:` step in a shell of its own.
-_CALL_COMMAND = f"exec {shlex.quote(sys.executable)} -m forkjoin._call_step"
+# A `call:` step runs in a Python of its own, as a `run:` step in a shell of its own:
+# the launcher names the Python of the machine where it runs.
+_CALL_COMMAND = 'exec "$FORKJOIN_PYTHON" -m forkjoin._call_step'
 
 
 class Inputs:
-    """Builds each command of one run; `outputs_of(step_id)` gives a step's outputs."""
+    """Builds each command of one run; `outputs_of(step_id)` gives a step's outputs.
+
+    Without `inherit_environment` a command's environment is only what the file
+    sets: a command run on another machine keeps that machine's own.
+    """
 
     def __init__(
         self,
         workflow: Workflow,
         directory: Path,
         outputs_of: Callable[[str], dict[str, str]],
+        *,
+        inherit_environment: bool = True,
     ) -> None:
         self.workflow = workflow
         self.directory = directory
         self._outputs_of = outputs_of
+        self._inherited: Mapping[str, str] = os.environ if inherit_environment else {}
         self._environments: dict[str, dict[bytes, bytes]] = {}
 
     def command_of(self, record: Record) -> tuple[str, dict[bytes, bytes]]:
@@ -63,7 +69,7 @@ class Inputs:
         once per step, since Popen would otherwise encode every variable per command."""
         environment = self._environments.get(step.id)
         if environment is None:
-            merged = {**os.environ, **self.workflow.env, **step.env}
+            merged = {**self._inherited, **self.workflow.env, **step.env}
             environment = {os.fsencode(k): os.fsencode(v) for k, v in merged.items()}
             self._environments[step.id] = environment
         return dict(environment)

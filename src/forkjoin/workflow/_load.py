@@ -11,13 +11,14 @@ import os
 from collections.abc import Sequence
 
 from forkjoin.errors import CycleError, WorkflowError
+from forkjoin.workflow._launch import LAUNCHERS
 from forkjoin.workflow._spec import FailureMode, Workflow, quoted
 from forkjoin.workflow._steps import ID, ID_RULE, OutputUse, StepReader
 from forkjoin.workflow._yaml import Node, NodeReader, compose, kind_of
 
 __all__ = ["load", "loads"]
 
-_KEYS = ("max_concurrency", "failure_mode", "env", "pools", "steps")
+_KEYS = ("max_concurrency", "failure_mode", "env", "pools", "executor", "address", "steps")
 _ALIASES = {
     **dict.fromkeys(("jobs", "tasks", "targets"), "steps"),
     **dict.fromkeys(("concurrency", "jobs_max", "workers"), "max_concurrency"),
@@ -109,6 +110,17 @@ def _read(reader: NodeReader, root: Node | None) -> Workflow:
     failure_mode = reader.choice(node_of("failure_mode"), "`failure_mode`", _FAILURE_MODES)
     env = reader.env(node_of("env"), "`env`")
     pools = _pools(reader, node_of("pools"))
+    executor = reader.choice(node_of("executor"), "`executor`", LAUNCHERS)
+    address_node = node_of("address")
+    address = None
+    if address_node is not None:
+        address = reader.text(
+            address_node, "`address`", "the Dask scheduler's address, such as tcp://10.0.0.5:8786"
+        )
+        if executor in (None, "local"):
+            raise reader.error(
+                address_node, "`address` is for a cluster", "add `executor: dask` beside it"
+            )
     steps_key, steps_node = given["steps"]
     hint = "add a step, such as `hello: {run: echo hello}`"
     pairs = reader.pairs(steps_node, "`steps`", hint=hint)
@@ -126,6 +138,8 @@ def _read(reader: NodeReader, root: Node | None) -> Workflow:
         failure_mode="keep_going" if failure_mode == "keep_going" else "fail_fast",
         env=env,
         pools=pools,
+        executor=executor,
+        address=address,
     )
     _check_graph(reader, workflow, keys, steps_reader.uses)
     return workflow

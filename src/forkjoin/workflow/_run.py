@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -42,15 +41,9 @@ from forkjoin.scheduler import (
 from forkjoin.telemetry import HistoryStore
 from forkjoin.workflow._history import RunHistory
 from forkjoin.workflow._inputs import Inputs
+from forkjoin.workflow._launch import Launcher, LocalLauncher
 from forkjoin.workflow._nodes import item_label, item_pool, step_options
-from forkjoin.workflow._shell import (
-    Terminal,
-    kill_group_later,
-    parse_outputs,
-    read_lines,
-    signal_group,
-    start,
-)
+from forkjoin.workflow._shell import StepProcess, Terminal, kill_group_later, read_lines
 from forkjoin.workflow._spec import FailureMode, Workflow
 from forkjoin.workflow._status import Status
 from forkjoin.workflow._summary import Record, error_text, status_of, summarise
@@ -101,8 +94,10 @@ class Run:
         terminal: Terminal | None = None,
         output: str | None = None,
         status: Status | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.workflow = workflow
+        self.launcher = launcher or LocalLauncher()
         self.max_concurrency = max_concurrency
         self.grace = grace
         # Both decided at start: a recorded run takes the history's job id.
@@ -128,11 +123,14 @@ class Run:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._by_node: dict[Node, Record] = {}
-        self._processes: dict[subprocess.Popen[bytes], tuple[Node, int]] = {}
-        self._interrupted_processes: list[subprocess.Popen[bytes]] = []
+        self._processes: dict[StepProcess, tuple[Node, int]] = {}
+        self._interrupted_processes: list[StepProcess] = []
         self._interrupted_at = 0.0
         self.inputs = Inputs(
-            workflow, self.directory, lambda step_id: self.records[step_id].outputs
+            workflow,
+            self.directory,
+            lambda step_id: self.records[step_id].outputs,
+            inherit_environment=self.launcher.inherits_environment,
         )
         self._lock = threading.Lock()
 
@@ -190,7 +188,7 @@ class Run:
             running = list(self._processes)
             self._interrupted_processes.extend(running)
         for process in running:
-            signal_group(process, signal.SIGINT)
+            process.signal(signal.SIGINT)
         self.engine.cancel_all()
 
     def finish(self, kill_requested: threading.Event | None = None) -> None:
@@ -202,12 +200,13 @@ class Run:
         with self._lock:
             remaining = [*self._processes, *self._interrupted_processes]
         for process in remaining:  # grandchildren too, in the group
-            signal_group(process, signal.SIGKILL)
+            process.signal(signal.SIGKILL)
         self._wait_for_processes(time.monotonic() + 5.0)
         self.finished_at = time.time()
         self.engine.close()
         executor = self.engine.executor
         executor.shutdown(wait=False)
+        self.launcher.close()
         if self.history is not None:
             self.history.finish(self.outcome, self.finished_at)
         if self.status is not None:
@@ -270,11 +269,10 @@ class Run:
         output_path = record.log_file.with_suffix(".outputs")
         with contextlib.suppress(FileNotFoundError):
             output_path.unlink()  # what an earlier attempt wrote
-        env[b"FORKJOIN_OUTPUT"] = bytes(output_path)
         cwd = self.directory / step.cwd if step.cwd else self.directory
         with open(record.log_file, "ab") as log:
             try:
-                process = start(command, cwd=cwd, env=env)
+                process = self.launcher.start(command, cwd=cwd, env=env, output_path=output_path)
             except OSError as error:
                 raise StepFailed(f"cannot start: {error}") from error
             self._register(process, node, attempt)
@@ -293,11 +291,7 @@ class Run:
                     alarm.cancel()
                 with self._lock:
                     self._processes.pop(process, None)
-        try:
-            with open(output_path, encoding="utf-8", errors="replace") as file:
-                outputs = parse_outputs(file.read())
-        except FileNotFoundError:
-            outputs = {}
+        outputs = process.outputs()
         timed_out = alarm is not None and alarm.fired
         self.terminal.ended(record.label, failed=code != 0 or timed_out)
         if node.attempts == attempt:  # not the late end of an attempt that timed out
@@ -310,19 +304,19 @@ class Run:
         record.outputs = outputs
         return outputs
 
-    def _register(self, process: subprocess.Popen[bytes], node: Node, attempt: int) -> None:
+    def _register(self, process: StepProcess, node: Node, attempt: int) -> None:
         with self._lock:
             self._processes[process] = (node, attempt)
             interrupted = self.interrupted
             if interrupted:
                 self._interrupted_processes.append(process)
         if interrupted:
-            signal_group(process, signal.SIGINT)
+            process.signal(signal.SIGINT)
         elif node.state != RUNNING or node.attempts != attempt:
             self._stop(process)  # cancelled or timed out while it started
 
-    def _stop(self, process: subprocess.Popen[bytes]) -> None:
-        signal_group(process, signal.SIGTERM)
+    def _stop(self, process: StepProcess) -> None:
+        process.signal(signal.SIGTERM)
         kill_group_later(process, self.grace)
 
     def _run_items(self, record: Record) -> dict[str, str]:

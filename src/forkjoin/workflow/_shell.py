@@ -3,9 +3,12 @@
 A step's `${{ ... }}` references never reach the shell as code: each is replaced by
 a quoted `${FJ_REF_n}` and its value travels in the environment (`interpolate`). The
 command runs as `sh -c` in a session of its own, so a signal to its process group
-reaches its children and grandchildren (`start`, `signal_group`). Its stdout and
-stderr are read through one pipe, line by line, into its log file and onto the
+reaches its children and grandchildren (`start`, `LocalProcess.signal`). Its stdout
+and stderr are read through one pipe, line by line, into its log file and onto the
 terminal (`Terminal`), whole lines only.
+
+A running command is a `StepProcess`: here a `LocalProcess`; on a cluster, the
+stand-in of one running on a worker (`forkjoin.workflow._cluster`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from forkjoin.workflow._spec import Reference
 from forkjoin.workflow._status import Sink
 
 __all__ = [
+    "LocalProcess",
+    "StepProcess",
     "Terminal",
     "interpolate",
     "kill_group_later",
@@ -150,17 +155,62 @@ def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> subprocess.
     )
 
 
-def read_lines(
-    process: subprocess.Popen[bytes], log: BinaryIO, terminal: Terminal, label: str
-) -> int:
+class StepProcess(Protocol):
+    """A running command of a step, wherever it runs."""
+
+    def lines(self) -> Iterator[bytes]:
+        """Its output, stdout and stderr merged, line by line, until every holder of
+        its pipe is gone."""
+        ...
+
+    def wait(self) -> int:
+        """Its exit code once it has ended (negative: the signal that ended it)."""
+        ...
+
+    def signal(self, number: int) -> None:
+        """Send signal `number` to its process group, if any of it is left."""
+        ...
+
+    def outputs(self) -> dict[str, str]:
+        """What it wrote to $FORKJOIN_OUTPUT, once it has ended."""
+        ...
+
+
+class LocalProcess:
+    """A command's process group on this machine, and the file of its outputs."""
+
+    __slots__ = ("output_path", "popen")
+
+    def __init__(self, popen: subprocess.Popen[bytes], output_path: Path) -> None:
+        self.popen = popen
+        self.output_path = output_path
+
+    def lines(self) -> Iterator[bytes]:
+        assert self.popen.stdout is not None
+        with self.popen.stdout as pipe:
+            yield from iter(pipe.readline, b"")
+
+    def wait(self) -> int:
+        return self.popen.wait()
+
+    def signal(self, number: int) -> None:
+        signal_group(self.popen, number)
+
+    def outputs(self) -> dict[str, str]:
+        try:
+            with open(self.output_path, encoding="utf-8", errors="replace") as file:
+                return parse_outputs(file.read())
+        except FileNotFoundError:
+            return {}
+
+
+def read_lines(process: StepProcess, log: BinaryIO, terminal: Terminal, label: str) -> int:
     """Copy the process's output, line by line, to `log` and `terminal` until every
     holder of the pipe is gone; then its exit code (negative: the signal that ended it)."""
-    assert process.stdout is not None
-    with process.stdout as pipe:
-        for data in iter(pipe.readline, b""):
-            log.write(data)
-            log.flush()
-            terminal.line(label, data)
+    for data in process.lines():
+        log.write(data)
+        log.flush()
+        terminal.line(label, data)
     return process.wait()
 
 
@@ -175,7 +225,7 @@ class _Alarm:
 
     def __init__(
         self,
-        process: subprocess.Popen[bytes],
+        process: StepProcess,
         delay: float,
         number: int,
         then_kill_after: float | None,
@@ -190,7 +240,7 @@ class _Alarm:
 
     def _fire(self) -> None:
         self.fired = True
-        signal_group(self.process, self.number)
+        self.process.signal(self.number)
         if self.then_kill_after is not None:
             kill_group_later(self.process, self.then_kill_after)
 
@@ -199,7 +249,7 @@ class _Alarm:
 
 
 def kill_group_later(
-    process: subprocess.Popen[bytes],
+    process: StepProcess,
     delay: float,
     number: int = signal.SIGKILL,
     *,

@@ -278,7 +278,8 @@ class Workflow:
 
     `max_concurrency` is None when the file leaves it to the command line (or 1).
     `env` applies to every step, under each step's own `env`. `pools` maps a pool name
-    to its depth, the number of its steps that may run at once.
+    to its depth, the number of its steps that may run at once. `executor` ("local"
+    or "dask") and `address` say where the steps run, unless the command line says.
     """
 
     path: str
@@ -287,6 +288,8 @@ class Workflow:
     failure_mode: FailureMode = "fail_fast"
     env: Mapping[str, str] = field(default_factory=dict)
     pools: Mapping[str, int] = field(default_factory=dict)
+    executor: str | None = None
+    address: str | None = None
 
     def graph(self) -> Graph[str]:
         """The graph of step ids, each needing the steps of its `needs`."""
