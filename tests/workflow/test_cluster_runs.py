@@ -255,3 +255,55 @@ def test_a_step_that_prints_much_loses_no_line(tmp_path: Path, dask_address: str
     assert log.read_text() == "".join(f"{n}\n" for n in range(1, 200001))
     assert result.stdout.count("\n") == 200000
     assert os.path.getsize(log) > 1 << 20  # more than one message's worth
+
+
+def test_on_ray_steps_run_as_tasks_and_everything_comes_back(tmp_path: Path) -> None:
+    """version -> each (2 items), version -> breaks; on a local Ray of 2 CPUs."""
+    pytest.importorskip("ray")
+    write(
+        tmp_path,
+        """
+        executor: ray
+        max_concurrency: 2
+        failure_mode: keep_going
+        steps:
+          version: {run: 'echo "value=2.0" >> "$FORKJOIN_OUTPUT"; echo $PPID > worker.pid'}
+          each:
+            needs: [version]
+            for_each: [a, b]
+            run: echo "${{ item }} at ${{ steps.version.outputs.value }}"
+          breaks: {needs: [version], run: "echo about to break; exit 4"}
+        """,
+    )
+    result, summary = run(tmp_path, timeout=150)
+    assert result.returncode == 1, result.stderr
+    assert statuses(summary) == {"version": "succeeded", "each": "succeeded", "breaks": "failed"}
+    assert "[each/b] b at 2.0" in result.stdout
+    assert "[breaks] about to break" in result.stdout
+    assert nodes_of(summary)["breaks"]["exit_code"] == 4
+    worker = int((tmp_path / "worker.pid").read_text())
+    deadline = time.monotonic() + 15
+    while os.path.exists(f"/proc/{worker}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{worker}")  # Ray went with the run
+
+
+def test_on_ray_ctrl_c_stops_the_steps(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    write(tmp_path, "steps: {calm: {run: 'echo $$ > calm.pid; sleep 60 & wait'}}")
+    process = subprocess.Popen(
+        [*COMMAND, "--executor", "ray", "--grace", "1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    group = int(_wait_for(tmp_path / "calm.pid", seconds=90))
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    deadline = time.monotonic() + 5
+    while _alive_in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive_in_group(group)

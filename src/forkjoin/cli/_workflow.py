@@ -18,7 +18,7 @@ __all__ = ["graph", "plan", "run"]
 # here would slow every command's start; a test keeps the two equal.
 _GRAPH_FORMATS = ("text", "mermaid", "dot", "json")
 # As forkjoin.workflow.LAUNCHERS, for the same reason.
-_EXECUTORS = ("local", "dask")
+_EXECUTORS = ("local", "dask", "ray")
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -89,15 +89,16 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     "--executor",
     type=click.Choice(_EXECUTORS),
     default=None,
-    help="Where steps run: here (local), or on the workers of a Dask cluster "
+    help="Where steps run: here (local), or on the workers of a Dask or Ray cluster "
     "(default: the file's `executor:`, else local).",
 )
 @click.option(
     "--address",
     default=None,
     metavar="ADDR",
-    help="The Dask scheduler to run steps on, such as tcp://10.0.0.5:8786 "
-    "(default: the file's `address:`, else a local cluster of -j workers).",
+    help="The cluster to run steps on: a Dask scheduler (tcp://10.0.0.5:8786) or Ray "
+    "(ray://host:10001, auto); default: the file's `address:`, else a local cluster "
+    "of -j workers.",
 )
 @history_option
 @click.argument("steps", nargs=-1, metavar="[STEP]...")

@@ -1,11 +1,12 @@
-"""Steps on a Dask cluster: each command runs on a worker, its stand-in runs here.
+"""Steps on a Dask or Ray cluster: each command runs on a worker, its stand-in here.
 
 The run keeps a thread per running step, as it does locally; that thread submits
 `run_step` to the cluster and reads the step's lines as they come, so the log file,
 the live display and the outputs stay where the run is. Lines and signals travel
-through two Dask queues per step, named after it (`DaskMailbox`): the scheduler
-keeps each in order, and a worker's `put` is acknowledged before its task ends, so
-the lines are all there when the task's end is known.
+through a mailbox per step: on Dask two queues named after it (`DaskMailbox`), on
+Ray an actor of the run's (`RayMailbox`). Either keeps a worker's messages in order,
+and acknowledges each before the worker's task goes on, so the lines are all there
+when the task's end is known.
 
 Steps on a cluster assume what Dask assumes: the workflow's folder, its scripts
 and forkjoin are at the same paths on the workers (a shared or identical file
@@ -21,13 +22,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from forkjoin.errors import StepFailed, WorkerCrashed
 from forkjoin.workflow._on_worker import run_step
 from forkjoin.workflow._shell import StepProcess, parse_outputs
 
-__all__ = ["DaskLauncher", "DaskMailbox", "RemoteProcess"]
+__all__ = ["DaskLauncher", "DaskMailbox", "RayLauncher", "RayMailbox", "RemoteProcess"]
 
 _POLL_SECONDS = 0.05
 
@@ -84,10 +85,21 @@ class DaskMailbox:
             self._lines = self._signals = None
 
 
-class RemoteProcess:
-    """The stand-in, here, of a step's command running on a Dask worker."""
+class _RunSide(Protocol):
+    """The run's side of a step's mailbox."""
 
-    def __init__(self, future: Any, mailbox: DaskMailbox, output_path: Path) -> None:
+    def take_lines(self) -> list[bytes]: ...
+
+    def send_signal(self, number: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RemoteProcess:
+    """The stand-in, here, of a step's command running on a worker of `cluster`."""
+
+    def __init__(self, future: Any, mailbox: _RunSide, output_path: Path, cluster: str) -> None:
+        self.cluster = cluster
         self.future = future
         self.mailbox = mailbox
         self.output_path = output_path
@@ -111,9 +123,9 @@ class RemoteProcess:
         try:
             code, text = self.future.result()
         except OSError as error:
-            raise StepFailed(f"cannot start on its Dask worker: {error}") from error
+            raise StepFailed(f"cannot start on its {self.cluster} worker: {error}") from error
         except WorkerCrashed as error:
-            raise StepFailed(f"its Dask worker died under it ({error})") from error
+            raise StepFailed(f"its {self.cluster} worker died under it ({error})") from error
         # Beside its log, as a local step's: the outputs outlive the run.
         self.output_path.write_text(text, encoding="utf-8")
         self._outputs = parse_outputs(text)
@@ -148,9 +160,91 @@ class DaskLauncher:
         # holder lets go, and a quick step's worker lets go at once.
         mailbox.open()
         future = self.executor.submit(run_step, command, str(cwd), env, mailbox)
-        return RemoteProcess(future, mailbox, output_path)
+        return RemoteProcess(future, mailbox, output_path, "Dask")
 
     def close(self) -> None:
+        self.executor.shutdown()
+
+
+class RayMailbox:
+    """A step's key at the run's relay actor: its lines to the run, signals to it.
+
+    Calls from one caller to an actor run in the order they were made; each is
+    waited for, so a line sent is a line the run can take.
+    """
+
+    def __init__(self, relay: Any, key: str) -> None:
+        self.relay = relay
+        self.key = key
+
+    def _call(self, method: str, *args: Any) -> Any:
+        import ray
+
+        return ray.get(getattr(self.relay, method).remote(self.key, *args))
+
+    def send_lines(self, chunk: bytes) -> None:
+        self._call("put_lines", chunk)
+
+    def take_signals(self) -> list[int]:
+        return list(self._call("take_signals"))
+
+    def take_lines(self) -> list[bytes]:
+        return list(self._call("take_lines"))
+
+    def send_signal(self, number: int) -> None:
+        self._call("put_signal", int(number))
+
+    def close(self) -> None:
+        pass  # the actor holds nothing of a step once both sides took what was sent
+
+
+class _Relay:
+    """The run's actor on Ray: each step's lines and signals, by step key."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[bytes]] = {}
+        self.signals: dict[str, list[int]] = {}
+
+    def put_lines(self, key: str, chunk: bytes) -> None:
+        self.lines.setdefault(key, []).append(chunk)
+
+    def take_lines(self, key: str) -> list[bytes]:
+        return self.lines.pop(key, [])
+
+    def put_signal(self, key: str, number: int) -> None:
+        self.signals.setdefault(key, []).append(number)
+
+    def take_signals(self, key: str) -> list[int]:
+        return self.signals.pop(key, [])
+
+
+class RayLauncher:
+    """Commands as Ray tasks: on the cluster at `address`, or on a local Ray of
+    `workers` CPUs on 127.0.0.1, shut down with the launcher."""
+
+    inherits_environment = False
+
+    def __init__(self, address: str | None, workers: int) -> None:
+        from forkjoin.executors import make_executor
+
+        with _children_ignore_ctrl_c(address is None):
+            self.executor = make_executor("ray", workers, address)
+        import ray
+
+        self.relay: Any = ray.remote(num_cpus=0)(_Relay).remote()
+
+    def start(
+        self, command: str, *, cwd: Path, env: dict[bytes, bytes], output_path: Path
+    ) -> StepProcess:
+        mailbox = RayMailbox(self.relay, uuid.uuid4().hex)
+        future = self.executor.submit(run_step, command, str(cwd), env, mailbox)
+        return RemoteProcess(future, mailbox, output_path, "Ray")
+
+    def close(self) -> None:
+        import ray
+
+        with contextlib.suppress(Exception):  # Ray is already down
+            ray.kill(self.relay)
         self.executor.shutdown()
 
 

@@ -1,4 +1,4 @@
-"""Where a step's command runs: here, or on a worker of a Dask cluster.
+"""Where a step's command runs: here, or on a worker of a Dask or Ray cluster.
 
 A run asks its launcher to start each command and gets a `StepProcess` back; it
 reads the lines, signals the process group and collects the outputs the same way
@@ -17,7 +17,7 @@ from forkjoin.workflow._shell import LocalProcess, StepProcess, start
 
 __all__ = ["LAUNCHERS", "Launcher", "LocalLauncher", "make_launcher"]
 
-LAUNCHERS = ("local", "dask")
+LAUNCHERS = ("local", "dask", "ray")
 _PYTHON = os.fsencode(sys.executable)
 
 
@@ -58,20 +58,25 @@ class LocalLauncher:
 
 
 def make_launcher(name: str, address: str | None, workers: int) -> Launcher:
-    """The launcher called `name` (one of LAUNCHERS); "dask" connects to `address`,
-    or starts a local cluster of `workers` processes.
+    """The launcher called `name` (one of LAUNCHERS); "dask" and "ray" connect to
+    `address`, or start a local cluster of `workers` processes.
 
     Raises ValueError for an unknown name or an address given to "local", ImportError
-    naming the extra when Dask is missing, OSError when its scheduler cannot be reached.
+    naming the extra when Dask or Ray is missing, OSError (or Ray's ConnectionError)
+    when the cluster cannot be reached.
     """
     if name == "local":
         if address is not None:
             raise ValueError(
-                f"an address ({address}) is for a cluster: add `--executor dask` to use it"
+                f"an address ({address}) is for a cluster: add `--executor dask` (or ray)"
             )
         return LocalLauncher()
     if name == "dask":
         from forkjoin.workflow._cluster import DaskLauncher
 
         return DaskLauncher(address, workers)
+    if name == "ray":
+        from forkjoin.workflow._cluster import RayLauncher
+
+        return RayLauncher(address, workers)
     raise ValueError(f"unknown executor {name!r}: use one of {', '.join(LAUNCHERS)}")
