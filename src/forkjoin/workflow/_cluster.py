@@ -111,7 +111,7 @@ class RemoteProcess:
         while True:
             ended = self._ended.wait(_POLL_SECONDS)
             for chunk in self.mailbox.take_lines():
-                yield from chunk.splitlines(keepends=True)
+                yield from _lines_of(chunk)
             if ended:  # its last lines were queued before its end was known
                 return
 
@@ -138,6 +138,16 @@ class RemoteProcess:
 
     def outputs(self) -> dict[str, str]:
         return self._outputs
+
+
+def _lines_of(chunk: bytes) -> Iterator[bytes]:
+    """The lines of `chunk`, split at newlines only, as a local step's are (a `\\r`
+    of a progress bar stays inside its line)."""
+    start = 0
+    while start < len(chunk):
+        end = chunk.find(b"\n", start) + 1 or len(chunk)
+        yield chunk[start:end]
+        start = end
 
 
 class DaskLauncher:
