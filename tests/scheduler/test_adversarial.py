@@ -18,9 +18,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import FakeAsyncExecutor, FakeClock, RecordingObserver
 
 import forkjoin
+from conftest import FakeAsyncExecutor, FakeClock, RecordingObserver
 from forkjoin.errors import Cancelled, TaskTimeout
 from forkjoin.executors import InlineExecutor, ThreadExecutor
 from forkjoin.scheduler import (

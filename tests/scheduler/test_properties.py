@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from conftest import FakeAsyncExecutor, FakeClock, FakeFuture, RecordingObserver
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from conftest import FakeAsyncExecutor, FakeClock, FakeFuture, RecordingObserver
 from forkjoin.executors import InlineExecutor, ThreadExecutor
 from forkjoin.scheduler import (
     FAILED,
