@@ -37,7 +37,7 @@ __all__ = [
     "STEAL",
     "STOP",
     "FrameReader",
-    "decode_report",
+    "decode_reports",
     "decode_warning",
     "encode_report",
     "encode_warning",
@@ -184,21 +184,38 @@ def encode_report(config: pytest.Config, report: pytest.TestReport, plain: bool)
     return data
 
 
-def decode_report(
-    config: pytest.Config, item: pytest.Item, keywords: Mapping[str, Any], encoded: Encoded
-) -> pytest.TestReport:
-    """The report `encode_report` made, for `item`, in the main process."""
-    if isinstance(encoded, dict):
-        report: pytest.TestReport = config.hook.pytest_report_from_serializable(
-            config=config, data=encoded
-        )
-        return report
-    when, start, stop, duration, fixtures = encoded
-    report = pytest.TestReport(
-        item.nodeid, item.location, keywords, "passed", None, when, (), duration, start, stop
-    )
-    if fixtures is not None:
-        setattr(report, REPORT_ATTRIBUTE, fixtures)
+def decode_reports(
+    config: pytest.Config, item: pytest.Item, encoded: Sequence[Encoded]
+) -> list[pytest.TestReport]:
+    """The reports `encode_report` made of one test, for `item`, in the main process."""
+    reports = []
+    plain: dict[str, Any] | None = None  # a rebuilt plain report's attributes, before any hook
+    for one in encoded:
+        if isinstance(one, dict):
+            reports.append(config.hook.pytest_report_from_serializable(config=config, data=one))
+            continue
+        when, start, stop, duration, fixtures = one
+        if plain is None:
+            report = pytest.TestReport(
+                item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "passed", None, when
+            )
+            plain = dict(report.__dict__)
+        else:
+            report = _plain_like(plain)
+        report.when, report.start, report.stop, report.duration = when, start, stop, duration
+        if fixtures is not None:
+            setattr(report, REPORT_ATTRIBUTE, fixtures)
+        reports.append(report)
+    return reports
+
+
+def _plain_like(attributes: Mapping[str, Any]) -> pytest.TestReport:
+    # TestReport.__init__ parses the node id again (pytest 9) and walks the keywords:
+    # done once per test instead of once per phase, it was a tenth of re-emitting one.
+    report: pytest.TestReport = pytest.TestReport.__new__(pytest.TestReport)
+    report.__dict__.update(attributes)
+    report.sections = []
+    report.user_properties = []
     return report
 
 

@@ -254,7 +254,10 @@ class _Run:
         item = self.items[index]
         # `Item.location` is a cached property: the worker's answer fills the cache.
         item.__dict__.setdefault("location", location)
-        self._emit(item, reports, warnings, worker.name)
+        decoded = protocol.decode_reports(self.config, item, reports)
+        for report in decoded:
+            setattr(report, WORKER_ATTRIBUTE, worker.name)
+        self._emit(item, decoded, warnings)
 
     def _need(self, worker: WorkerProcess) -> None:
         if self.ending or worker.is_retiring:
@@ -328,9 +331,8 @@ class _Run:
     def _emit(
         self,
         item: pytest.Item,
-        reports: Sequence[protocol.Encoded | pytest.TestReport],
+        reports: Sequence[pytest.TestReport],
         warnings: Sequence[tuple[Any, ...]],
-        worker: str = "",
     ) -> None:
         """Log a test's reports here as pytest's runner logs them: start, reports, finish."""
         hook = self.hooks.get(item.path)
@@ -338,15 +340,7 @@ class _Run:
             hook = self.hooks[item.path] = item.ihook
         nodeid, location = item.nodeid, item.location
         hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
-        keywords: dict[str, Any] | None = None
-        for encoded in reports:
-            if isinstance(encoded, pytest.TestReport):
-                report = encoded
-            else:
-                if keywords is None and isinstance(encoded, tuple):
-                    keywords = dict.fromkeys(item.keywords, 1)
-                report = protocol.decode_report(self.config, item, keywords or {}, encoded)
-                setattr(report, WORKER_ATTRIBUTE, worker)
+        for report in reports:
             hook.pytest_runtest_logreport(report=report)
         hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
         for warning, warning_nodeid, warning_location in warnings:
