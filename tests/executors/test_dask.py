@@ -294,6 +294,52 @@ def test_cancel_and_timeout_end_the_task_at_once(address: str, tmp_path: Path) -
         assert time.monotonic() - started < 30  # neither waited out its sleep
 
 
+def test_completions_reach_forkjoins_thread_whether_awaited_or_not() -> None:
+    """square ; square (awaited through Dask first) ; broken ; sleep (cancelled)
+
+    Each call's end reaches its callback once, on the executor's own thread, never
+    on Dask's event loop: through the event that forkjoin puts in the Dask future's
+    state, or at once for a future that Dask saw end already.
+    """
+    import threading
+
+    from forkjoin.executors._dask import DaskExecutor
+
+    # A cluster of its own: the shared one's workers may still sleep out the calls
+    # that earlier tests cancelled.
+    with DaskExecutor(workers=1) as executor:
+        ended: dict[str, list[str]] = {}
+        every_end = threading.Semaphore(0)
+
+        def record(name: str) -> object:
+            def callback(future: object) -> None:
+                ended.setdefault(name, []).append(threading.current_thread().name)
+                every_end.release()
+
+            return callback
+
+        plain = executor.submit(square, 3)
+        plain.add_done_callback(record("plain"))
+        awaited = executor.submit(square, 4)
+        assert awaited.handle.result(timeout=30) == 16  # Dask made the event: the fallback
+        awaited.add_done_callback(record("awaited"))
+        failed = executor.submit(broken, 1)
+        failed.add_done_callback(record("failed"))
+        slow = executor.submit(time.sleep, 5)
+        slow.add_done_callback(record("cancelled"))
+        assert slow.cancel()
+        for _ in range(4):
+            assert every_end.acquire(timeout=30)
+        assert ended == {
+            name: ["forkjoin-dask-callbacks"]
+            for name in ("plain", "awaited", "failed", "cancelled")
+        }
+        assert executor._events_replaceable  # this Dask keeps the fast path
+        assert plain.result(timeout=30) == 9
+        assert isinstance(failed.exception(timeout=30), KeyError)
+        assert executor.client.scheduler_comm.interval == pytest.approx(0.002)
+
+
 def test_without_an_address_a_local_cluster_lives_as_long_as_the_session() -> None:
     with fj.Session("dask", workers=1) as session:
         cluster = session.executor._cluster

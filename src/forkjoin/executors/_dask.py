@@ -9,9 +9,14 @@ someone reads it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
+from queue import SimpleQueue
 from typing import Any
 
 from forkjoin.errors import Cancelled, WorkerCrashed
@@ -27,6 +32,15 @@ CALLS_PER_THREAD = 10_000
 # How long to wait for the first worker of a cluster we connect to, when `workers`
 # is not given and must be counted.
 _FIRST_WORKER_SECONDS = 60.0
+# How often our client may send a batch to the scheduler; Dask's own is 10 ms. Down
+# a chain, each link's submission waits for the next batch (the last one left
+# less than 10 ms before), so a link cost 10 ms where Dask alone, which chains
+# on the scheduler, takes 5-6. The scheduler streams to clients every 2 ms; at
+# that, a burst of 2,000 submissions is no slower (benchmarks/bench_cluster.py).
+_SEND_INTERVAL_SECONDS = 0.002
+
+
+_Completion = tuple[Callable[[Any], object], "DaskFuture"]
 
 
 class DaskFuture:
@@ -34,18 +48,19 @@ class DaskFuture:
 
     `result()` gathers the value to this process; `handle` is the Dask future
     itself, which a later `submit` to the same executor passes on so the value
-    moves between workers only. Completion callbacks run on Dask's callback
-    thread, never on its event loop.
+    moves between workers only. Completion callbacks run on the executor's
+    callback thread, never on Dask's event loop.
     """
 
-    __slots__ = ("handle", "task")
+    __slots__ = ("_executor", "handle", "task")
 
-    def __init__(self, handle: Any, task: str) -> None:
+    def __init__(self, executor: DaskExecutor, handle: Any, task: str) -> None:
+        self._executor = executor
         self.handle = handle
         self.task = task
 
     def add_done_callback(self, fn: Callable[[Any], object], /) -> None:
-        self.handle.add_done_callback(lambda _handle: fn(self))
+        self._executor._watch((fn, self))
 
     def done(self) -> bool:
         return bool(self.handle.done())
@@ -101,6 +116,29 @@ def _translate(error: BaseException, handle: Any, task: str) -> BaseException:
     if traceback is not None and error.__traceback__ is None:
         error.__traceback__ = traceback
     return error
+
+
+class _DoneEvent(asyncio.Event):
+    """The event of a Dask future's state that also hands its completion over.
+
+    Dask's own `add_done_callback` costs, per future, a coroutine and a task on
+    the client's event loop (which, with a LocalCluster, also runs the
+    scheduler) and a hop through a thread pool: it was most of what forkjoin
+    added to Dask's cost per task. Dask sets this event, on its loop, when the
+    future finishes, errs or is cancelled; setting it only puts the completion
+    on the executor's queue. Measured in benchmarks/bench_cluster.py.
+    """
+
+    def __init__(self, completions: SimpleQueue[_Completion | None], item: _Completion) -> None:
+        super().__init__()
+        self._completions = completions
+        self._item: _Completion | None = item
+
+    def set(self) -> None:
+        super().set()
+        item, self._item = self._item, None  # once; and no cycle kept through the future
+        if item is not None:
+            self._completions.put(item)
 
 
 def _distributed() -> Any:
@@ -169,6 +207,22 @@ class DaskExecutor:
         else:
             self.client = distributed.Client(address, set_as_default=False)
             self.workers = workers or self._count_threads()
+        stream = getattr(self.client, "scheduler_comm", None)
+        if stream is not None and hasattr(stream, "interval"):
+            stream.interval = _SEND_INTERVAL_SECONDS
+        # Finished calls' callbacks run here, one at a time, off Dask's event loop.
+        self._completions: SimpleQueue[_Completion | None] = SimpleQueue()
+        self._callback_thread = threading.Thread(
+            target=self._run_callbacks, name="forkjoin-dask-callbacks", daemon=True
+        )
+        self._callback_thread.start()
+        # Futures whose completion is still to be watched, handed to the loop in
+        # batches: a burst of submissions costs one wake-up of the loop, not one each.
+        self._unwatched: deque[_Completion] = deque()
+        self._watching_scheduled = False
+        # False once a future's state lacks the event `_DoneEvent` replaces (a Dask
+        # that changed it): completions then go through Dask's add_done_callback.
+        self._events_replaceable = True
 
     def _count_threads(self) -> int:
         threads = self._threads()
@@ -181,6 +235,52 @@ class DaskExecutor:
         workers = self.client.scheduler_info()["workers"].values()
         return sum(int(worker["nthreads"]) for worker in workers)
 
+    def _run_callbacks(self) -> None:
+        completions = self._completions
+        while True:
+            item = completions.get()
+            if item is None:
+                return
+            fn, future = item
+            try:
+                fn(future)
+            except Exception:  # a broken callback must not stop the others
+                logging.getLogger(__name__).exception("a done callback of %s raised", future.task)
+
+    def _watch(self, item: _Completion) -> None:
+        """Have `item`'s callback called, on the callback thread, once its future ends."""
+        if not self._events_replaceable:
+            fn, future = item
+            completions = self._completions
+            future.handle.add_done_callback(lambda _handle: completions.put((fn, future)))
+            return
+        self._unwatched.append(item)
+        # The loop clears the flag before it drains, so an item appended meanwhile
+        # is drained now or by the callback scheduled here.
+        if not self._watching_scheduled:
+            self._watching_scheduled = True
+            self.client.loop.add_callback(self._watch_on_loop)
+
+    def _watch_on_loop(self) -> None:
+        # On Dask's event loop, the only thread that touches a future's state: so
+        # the event is replaced before anything can set it, never after.
+        self._watching_scheduled = False
+        unwatched = self._unwatched
+        completions = self._completions
+        while unwatched:
+            item = unwatched.popleft()
+            handle = item[1].handle
+            state = getattr(handle, "_state", None)
+            event: Any = getattr(state, "_event", False)
+            if event is None:
+                state._event = _DoneEvent(completions, item)  # type: ignore[union-attr]
+            elif event is not False and event.is_set():
+                completions.put(item)
+            else:  # awaited already (an event of Dask's own), or a Dask unlike this one
+                if event is False:
+                    self._events_replaceable = False
+                handle.add_done_callback(lambda _handle, item=item: completions.put(item))
+
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> DaskFuture:
         """Send `fn(*args, **kwargs)` to the cluster; Dask futures among the arguments
         (also inside lists, tuples and dicts) arrive as their values."""
@@ -190,7 +290,7 @@ class DaskExecutor:
             handle = self.client.submit(_call_with_keywords, fn, kwargs, *args, key=key, pure=False)
         else:
             handle = self.client.submit(fn, *args, key=key, pure=False)
-        return DaskFuture(handle, name)
+        return DaskFuture(self, handle, name)
 
     def gather(self, futures: list[DaskFuture]) -> list[Any]:
         """The values of many finished calls, brought here in one batch."""
@@ -207,6 +307,11 @@ class DaskExecutor:
         try:
             client.close()
         finally:
+            # After the client: closing it cancels what is left, whose callbacks
+            # must still run.
+            self._completions.put(None)
+            if wait and self._callback_thread is not threading.current_thread():
+                self._callback_thread.join()
             if self._cluster is not None:
                 self._cluster.close()
                 self._cluster = None
