@@ -68,7 +68,7 @@ class WorkerProcess:
         self.log_offset = 0
         self.test_started = time.time()
         self.is_parked = False  # idle, its NEED unanswered until there is work
-        self.is_retiring = False  # said RECYCLE: exits by itself
+        self.is_retiring = False  # said RECYCLE or EXIT: tears down and exits by itself
         self.is_stopped = False  # was sent STOP
         self.steal_pending = False
         self.exit_status: int | None = None
@@ -93,6 +93,7 @@ class Pool:
         max_rss: int | None,
     ) -> None:
         self._session = session
+        _make_basetemp(session.config)
         self.log_directory = log_directory
         self._max_rss = max_rss
         self._count = 0
@@ -159,10 +160,14 @@ class Pool:
         self.ended.append(worker)
 
     def interrupt_all(self) -> None:
-        """Ctrl-C: SIGINT to every worker's group, SIGKILL after the grace, reap them all."""
+        """Ctrl-C: SIGINT to every worker's group, SIGKILL after the grace, reap them all.
+
+        A retiring worker is not interrupted: it is tearing down on its own.
+        """
         workers = list(self.live.values())
         for worker in workers:
-            _signal_group(worker, signal.SIGINT)
+            if not worker.is_retiring:
+                _signal_group(worker, signal.SIGINT)
         deadline = time.monotonic() + _GRACE_SECONDS
         waiting = [worker for worker in workers if not self.reap(worker, wait=False)]
         while waiting and time.monotonic() < deadline:
@@ -197,6 +202,17 @@ class Pool:
                 break
             directory = directory.parent
         return kept
+
+
+def _make_basetemp(config: pytest.Config) -> None:
+    """Make pytest's base temporary folder here, once, before any fork.
+
+    Each worker makes its own inside it (see `_worker.py`), so the main process alone
+    empties a given --basetemp, holds the lock of a numbered one, and cleans up.
+    """
+    factory = getattr(config, "_tmp_path_factory", None)  # None with -p no:tmpdir
+    if factory is not None:
+        factory.getbasetemp()
 
 
 def _signal_group(worker: WorkerProcess, number: signal.Signals) -> None:

@@ -2,7 +2,7 @@
 
     main ── RUN [indices] | NO_MORE | STEAL n | STOP ──────────────► worker
     main ◄── DONE index reports warnings log_size location | NEED | GAVE [indices]
-             | RECYCLE rss ─────────────────────────────────────── worker
+             | RECYCLE rss | EXIT index is_interrupt reason returncode ── worker
 
 A worker writes one DONE frame per test as soon as the test ends, so a worker that
 dies loses nothing that finished; the main process reads whatever has arrived in
@@ -29,6 +29,7 @@ from forkjoin.pytest_plugin._fixtures import REPORT_ATTRIBUTE
 
 __all__ = [
     "DONE",
+    "EXIT",
     "GAVE",
     "NEED",
     "NO_MORE",
@@ -41,6 +42,7 @@ __all__ = [
     "decode_warning",
     "encode_report",
     "encode_warning",
+    "picklable_reports",
     "receive",
     "send",
 ]
@@ -55,6 +57,9 @@ DONE = 11  # (DONE, index, [report, ...], [warning, ...], log size, item locatio
 NEED = 12  # (NEED,): my queue runs low
 GAVE = 13  # (GAVE, [index, ...]): the answer to STEAL
 RECYCLE = 14  # (RECYCLE, rss): I grew too big and exit; what I had not run is yours
+# (EXIT, index | None, is_interrupt, reason, returncode): a test called pytest.exit
+# (or raised KeyboardInterrupt): the session ends; I tear down and exit
+EXIT = 15
 
 _HEADER = struct.Struct("!I")
 _READ_SIZE = 1 << 20
@@ -207,6 +212,32 @@ def decode_reports(
             setattr(report, REPORT_ATTRIBUTE, fixtures)
         reports.append(report)
     return reports
+
+
+def picklable_reports(encoded: Sequence[Encoded]) -> list[Encoded]:
+    """`encoded` with the values pickle cannot carry made text, as junitxml writes them.
+
+    A user property or an attribute a plugin set on a report may be anything (a lock,
+    a lambda): rather than losing the test's reports, the main process gets `str`.
+    """
+    return [one if isinstance(one, tuple) else _picklable_report(one) for one in encoded]
+
+
+def _picklable_report(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    data["user_properties"] = [
+        (name, value if _is_picklable(value) else str(value))
+        for name, value in data.get("user_properties", ())
+    ]
+    return {key: value if _is_picklable(value) else str(value) for key, value in data.items()}
+
+
+def _is_picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # what pickle raises depends on the object: any of them says no
+        return False
+    return True
 
 
 def _plain_like(attributes: Mapping[str, Any]) -> pytest.TestReport:

@@ -8,9 +8,11 @@
               DONE     → re-emit its reports through pytest's hooks, here
               GAVE     → stolen tests back to the front of the queue
               RECYCLE  → its unrun tests back; a fresh worker when it has gone
+              EXIT     → a test called pytest.exit or raised KeyboardInterrupt:
+                         raised here, so pytest ends the session as a serial run
               end of file without STOP or RECYCLE → a crash: the running test
                          fails with the signal and its output, a fresh worker
-        until every test is done, or -x / --maxfail / Ctrl-C / too many crashes
+        until every test is done, or -x / --maxfail / Ctrl-C / EXIT / too many crashes
 
 The main process runs no test and starts no thread (forking is only safe so). It
 is the only one that reports, so the terminal, -x, --maxfail, --junitxml and the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import gc
 import os
 import selectors
+import signal
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -51,6 +54,7 @@ _POLL_SECONDS = 1.0
 # this delay is hidden from them.
 _GATHER_SECONDS = 0.005
 _NOT_RUN_SHOWN = 10
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ParallelRunner:
@@ -112,6 +116,32 @@ class ParallelRunner:
             terminalreporter.write_line(note)
 
 
+def _interrupt_on_termination() -> dict[int, Any]:
+    """Make SIGTERM and SIGHUP raise KeyboardInterrupt; the handlers they had, by number.
+
+    Workers have process groups of their own, so a signal that killed the main process
+    outright would leave them running: raised instead, it ends the run as Ctrl-C does.
+    """
+    previous: dict[int, Any] = {}
+    try:
+        for number in _TERMINATING:
+            previous[number] = signal.signal(number, _raise_interrupt)
+    except ValueError:  # not the main thread: signals stay as they were
+        pass
+    return previous
+
+
+def _raise_interrupt(number: int, frame: object) -> None:
+    for other in _TERMINATING:  # once: a second signal must not cut the clean-up short
+        signal.signal(other, signal.SIG_IGN)
+    raise KeyboardInterrupt(signal.Signals(number).name)
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+
 class _Run:
     """One parallel run: the queue, the workers, and the loop between them."""
 
@@ -137,6 +167,7 @@ class _Run:
         # Objects made so far are never collected, so a worker's collector does not
         # touch (and copy) the pages of the session it inherited.
         gc.freeze()
+        previous_handlers = _interrupt_on_termination()
         try:
             for _ in range(self.workers):
                 self._spawn()
@@ -153,6 +184,7 @@ class _Run:
             self.pool.interrupt_all()
             raise
         finally:
+            _restore_handlers(previous_handlers)
             gc.unfreeze()
             self.selector.close()
             self.kept_logs = self.pool.tidy()
@@ -174,6 +206,8 @@ class _Run:
                 self._gave(worker, message[1])
             elif kind == protocol.RECYCLE:
                 self._recycle(worker, message[1])
+            elif kind == protocol.EXIT:
+                self._end_session(worker, *message[1:])
         if worker.reader.is_closed:
             self._exited(worker)
 
@@ -204,6 +238,8 @@ class _Run:
             if self.crashes == self.most_crashes + 1:
                 self._say(f"forkjoin: {self.most_crashes} workers restarted already: no new worker")
         self.queue.put_back(unrun)
+        # Past the limit no worker replaces it: an idle one must take what it held.
+        self._serve_parked()
         if self.crashes > self.most_crashes:
             if not self.pool.live:
                 self._give_up()
@@ -244,8 +280,10 @@ class _Run:
     ) -> None:
         if worker.assigned and worker.assigned[0] == index:
             worker.assigned.popleft()
-        else:
+        elif index in worker.assigned:
             worker.assigned.remove(index)
+        else:
+            return  # not a test it holds: the worker's code ran in a fork of a test
         worker.log_offset = log_size
         worker.test_started = time.time()
         if self.ending:
@@ -306,6 +344,29 @@ class _Run:
         self.queue.put_back(list(worker.assigned))
         worker.assigned.clear()
         self._serve_parked()
+
+    def _end_session(
+        self,
+        worker: WorkerProcess,
+        index: int | None,
+        is_interrupt: bool,
+        reason: str,
+        returncode: int | None,
+    ) -> None:
+        """Raise here what the test raised, for pytest's main to end the session with.
+
+        The other workers are interrupted on the way out (see `run`); `worker` tears
+        down by itself.
+        """
+        worker.is_retiring = True
+        if self.ending:
+            return  # -x or --maxfail came first: a serial run would not have run it
+        where = self.items[index].nodeid if index is not None else "between tests"
+        cause = "KeyboardInterrupt" if is_interrupt else "pytest.exit"
+        self._say(f"forkjoin: {cause} in {where} on worker {worker.name}")
+        if is_interrupt:
+            raise KeyboardInterrupt(reason) if reason else KeyboardInterrupt
+        raise pytest.exit.Exception(reason, returncode)
 
     def _serve_parked(self) -> None:
         for worker in self.pool.live.values():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
+import pickle
 import select
 import signal
 import sys
@@ -36,7 +37,10 @@ import pytest
 
 from forkjoin.pytest_plugin import _protocol as protocol
 
-__all__ = ["WorkerSetup", "resident_bytes", "run_worker"]
+__all__ = ["WORKER_VARIABLE", "WorkerSetup", "resident_bytes", "run_worker"]
+
+# What a worker sets to its name (w1, w2...), as pytest-xdist sets PYTEST_XDIST_WORKER.
+WORKER_VARIABLE = "FORKJOIN_WORKER"
 
 # A worker asks for more when its queue is down to an eighth of its last batch, and
 # to 2 tests at least: the main process, which gathers frames for a few
@@ -58,6 +62,7 @@ _REPORTERS = frozenset(
         "ParallelRunner",
     }
 )
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -99,10 +104,14 @@ def run_worker(session: pytest.Session, setup: WorkerSetup) -> NoReturn:
     log = None
     try:
         os.setpgid(0, 0)  # the terminal's Ctrl-C goes to the main process alone
+        _die_with_main_process()
+        # Tells conftest files and plugins that they run in a worker, and which.
+        os.environ[WORKER_VARIABLE] = setup.name
         for fd in setup.foreign_fds:
             _close(fd)
         log = open(setup.log_path, "ab", buffering=0)  # noqa: SIM115 (lives until _exit)
         _redirect_output(session.config, log, setup.capture_prefix)
+        _use_own_basetemp(session.config, setup.name)
         faulthandler.enable(file=log, all_threads=True)
         worker = _Worker(session, setup)
         worker.log_fd = log.fileno()
@@ -133,6 +142,8 @@ class _Worker:
         self.low_water = _LOW_WATER
         self.reports: list[pytest.TestReport] = []
         self.warnings: list[tuple[Any, ...]] = []
+        self.running: int | None = None  # the index of the test running
+        self.pid = os.getpid()
         self.log_fd = -1
 
     # -- the plugin side ----------------------------------------------------------------
@@ -162,12 +173,23 @@ class _Worker:
     # -- the loop -------------------------------------------------------------------------
 
     def loop(self) -> None:
+        """Run what comes until STOP, then tear down; a recycled worker has already."""
+        try:
+            if self._serve():
+                return
+        except (pytest.exit.Exception, KeyboardInterrupt) as ended:
+            # The session ends, as in a serial run: the main process stops the rest.
+            self._tell_ended(ended)
+        self._tear_down()
+
+    def _serve(self) -> bool:
+        """The tests of each RUN, in order, until STOP; True when recycled."""
         response = self.setup.response_fd
         os.set_blocking(self.setup.request_fd, False)
         while True:
             self._handle(self.reader.read())
             if self.stopping:
-                break
+                return False
             if not self.queue:
                 # A NO_MORE answering an earlier NEED may come while the queue is
                 # empty: then ask again, and the main process holds the answer
@@ -180,14 +202,28 @@ class _Worker:
             if len(self.queue) == 1 and self.asked:
                 self._wait(lambda: not self.asked or self.stopping)
                 if self.stopping:
-                    break
+                    return False
             index = self.queue.popleft()
             nextitem = self.items[self.queue[0]] if self.queue else None
             self._run(index, nextitem)
             if self.recycle_at is not None:
                 protocol.send(response, (protocol.RECYCLE, self.recycle_at))
-                return
-        self._tear_down()
+                return True
+
+    def _end_if_forked(self) -> None:
+        # A process the test forked, which returned from it instead of exiting: it
+        # shares the worker's pipes, and must not take part in its conversation.
+        if os.getpid() != self.pid:
+            os._exit(0)
+
+    def _tell_ended(self, ended: BaseException) -> None:
+        self._end_if_forked()
+        if isinstance(ended, pytest.exit.Exception):
+            message = (protocol.EXIT, self.running, False, ended.msg, ended.returncode)
+        else:
+            message = (protocol.EXIT, self.running, True, str(ended), None)
+        with contextlib.suppress(OSError):  # the main process may be gone
+            protocol.send(self.setup.response_fd, message)
 
     def _ask(self) -> None:
         if not self.asked:
@@ -233,7 +269,10 @@ class _Worker:
         markers = len(item.own_markers)
         self.reports = []
         self.warnings = []
+        self.running = index
         self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        self.running = None
+        self._end_if_forked()
         # A failure here must not make the next test tear everything down: the
         # main process decides when the run stops (-x, --maxfail).
         self.session._shouldfail = False
@@ -244,7 +283,12 @@ class _Worker:
         # The location costs a stat and a path walk to work out: it travels, so the
         # main process does not work it out a second time.
         message = (protocol.DONE, index, encoded, self.warnings, log_size, item.location)
-        protocol.send(self.setup.response_fd, message)
+        try:
+            protocol.send(self.setup.response_fd, message)
+        except (pickle.PicklingError, TypeError, AttributeError):  # pickle's refusals
+            encoded = protocol.picklable_reports(encoded)
+            message = (protocol.DONE, index, encoded, self.warnings, log_size, item.location)
+            protocol.send(self.setup.response_fd, message)
 
     def _tear_down(self) -> None:
         try:
@@ -340,6 +384,33 @@ class _named_capture_files:  # a context manager, read as a verb
     def __exit__(self, *exc_info: object) -> None:
         if self._module is not None:
             self._module.TemporaryFile = self._original
+
+
+def _die_with_main_process() -> None:
+    """On Linux, be killed when the main process dies, even by SIGKILL.
+
+    In a group of its own, a worker stuck in a test would outlive a main process that
+    had no chance to interrupt it. Had the main process died before this call, the
+    worker finds its pipe closed instead. (Not inherited by what the tests fork.)
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _use_own_basetemp(config: pytest.Config, name: str) -> None:
+    """Make tmp_path's folders in `<basetemp>/<name>`, as pytest-xdist does in `gw0`.
+
+    The main process made the base before forking; as pytest-xdist's workers, this
+    one takes its folder for a --basetemp of its own, which it empties and makes.
+    """
+    factory: Any = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and factory._basetemp is not None:
+        factory._given_basetemp = factory._basetemp / name
+        factory._basetemp = None
 
 
 def _point_pytest_faulthandler_at(config: pytest.Config, log: IO[bytes]) -> None:
