@@ -50,6 +50,17 @@ def dask_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     The scheduler runs with `allowed-failures: 0`, so a worker lost mid-task fails
     that task at once, and forkjoin's own retries decide what happens next.
     """
+    yield from _dask_cluster(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def dask_address_of_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """As `dask_address`, a cluster of the module's own: for tests that leave its
+    workers busy (Dask cannot stop a running thread)."""
+    yield from _dask_cluster(tmp_path_factory)
+
+
+def _dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     distributed = pytest.importorskip("distributed")
     folder = tmp_path_factory.mktemp("dask")
     # Dask pickles a module's functions by reference, as a cluster shares the code:

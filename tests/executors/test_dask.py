@@ -1,4 +1,4 @@
-"""Sessions on a real Dask cluster: a scheduler and two workers started here as processes.
+"""Sessions on a real Dask cluster: a scheduler and two workers, as processes (conftest.py).
 
     client (this process: the engine) --tcp--> dask scheduler --> dask worker (nanny) x 2
 
@@ -8,13 +8,9 @@ task at once and forkjoin's own retries decide what happens next.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,90 +25,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 WORKERS = 2
 
 
-def _start(arguments: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "dask", *arguments],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # its own group: stopping it stops the nanny's child too
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(15)
-
-
 @pytest.fixture(scope="module")
-def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The address of a scheduler on 127.0.0.1 with two single-threaded workers."""
-    folder = tmp_path_factory.mktemp("dask")
-    # Dask pickles a module's functions by reference, as a cluster shares the code:
-    # so its processes import this module as pytest does, from this folder.
-    path = os.pathsep.join([str(Path(__file__).parent), *sys.path])
-    env = {
-        **os.environ,
-        "PYTHONPATH": path,
-        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-    }
-    scheduler_file = folder / "scheduler.json"
-    started = [
-        _start(
-            [
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--dashboard-address",  # its health server, on a free port
-                "127.0.0.1:0",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
-            folder / "scheduler.log",
-            env,
-        )
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() or not scheduler_file.read_text():
-            assert started[0].poll() is None, (folder / "scheduler.log").read_text()
-            assert time.monotonic() < deadline, "the scheduler never wrote its address"
-            time.sleep(0.1)
-        time.sleep(0.2)  # the file is written in one go, but let it land
-        scheduler_address = json.loads(scheduler_file.read_text())["address"]
-        for number in range(WORKERS):
-            started.append(
-                _start(
-                    [
-                        "worker",
-                        scheduler_address,
-                        "--nthreads",
-                        "1",
-                        "--host",
-                        "127.0.0.1",
-                        "--no-dashboard",
-                        "--name",
-                        f"worker-{number}",
-                    ],
-                    folder / f"worker-{number}.log",
-                    env,
-                )
-            )
-        with distributed.Client(scheduler_address, set_as_default=False) as client:
-            client.wait_for_workers(WORKERS, timeout=90)
-        yield scheduler_address
-    finally:
-        for process in reversed(started):
-            _stop(process)
+def address(dask_address_of_module: str) -> str:
+    """A scheduler on 127.0.0.1 with two single-threaded workers (tests/conftest.py),
+    this module's own: its last test leaves both workers sleeping."""
+    return dask_address_of_module
 
 
 def _wait_for_workers(address: str) -> None:
