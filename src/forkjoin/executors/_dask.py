@@ -10,9 +10,7 @@ someone reads it.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from queue import SimpleQueue
 from typing import Any
 
 from forkjoin.errors import Cancelled, WorkerCrashed
+from forkjoin.executors._callbacks import CallbackThread, Completion
 
 __all__ = ["DaskExecutor", "DaskFuture"]
 
@@ -38,9 +37,6 @@ _FIRST_WORKER_SECONDS = 60.0
 # on the scheduler, takes 5-6. The scheduler streams to clients every 2 ms; at
 # that, a burst of 2,000 submissions is no slower (benchmarks/bench_cluster.py).
 _SEND_INTERVAL_SECONDS = 0.002
-
-
-_Completion = tuple[Callable[[Any], object], "DaskFuture"]
 
 
 class DaskFuture:
@@ -129,10 +125,10 @@ class _DoneEvent(asyncio.Event):
     on the executor's queue. Measured in benchmarks/bench_cluster.py.
     """
 
-    def __init__(self, completions: SimpleQueue[_Completion | None], item: _Completion) -> None:
+    def __init__(self, completions: SimpleQueue[Completion | None], item: Completion) -> None:
         super().__init__()
         self._completions = completions
-        self._item: _Completion | None = item
+        self._item: Completion | None = item
 
     def set(self) -> None:
         super().set()
@@ -210,15 +206,12 @@ class DaskExecutor:
         stream = getattr(self.client, "scheduler_comm", None)
         if stream is not None and hasattr(stream, "interval"):
             stream.interval = _SEND_INTERVAL_SECONDS
-        # Finished calls' callbacks run here, one at a time, off Dask's event loop.
-        self._completions: SimpleQueue[_Completion | None] = SimpleQueue()
-        self._callback_thread = threading.Thread(
-            target=self._run_callbacks, name="forkjoin-dask-callbacks", daemon=True
-        )
-        self._callback_thread.start()
+        # Finished calls' callbacks run there, one at a time, off Dask's event loop.
+        self._callback_thread = CallbackThread("forkjoin-dask-callbacks")
+        self._completions = self._callback_thread.queue
         # Futures whose completion is still to be watched, handed to the loop in
         # batches: a burst of submissions costs one wake-up of the loop, not one each.
-        self._unwatched: deque[_Completion] = deque()
+        self._unwatched: deque[Completion] = deque()
         self._watching_scheduled = False
         # False once a future's state lacks the event `_DoneEvent` replaces (a Dask
         # that changed it): completions then go through Dask's add_done_callback.
@@ -235,19 +228,7 @@ class DaskExecutor:
         workers = self.client.scheduler_info()["workers"].values()
         return sum(int(worker["nthreads"]) for worker in workers)
 
-    def _run_callbacks(self) -> None:
-        completions = self._completions
-        while True:
-            item = completions.get()
-            if item is None:
-                return
-            fn, future = item
-            try:
-                fn(future)
-            except Exception:  # a broken callback must not stop the others
-                logging.getLogger(__name__).exception("a done callback of %s raised", future.task)
-
-    def _watch(self, item: _Completion) -> None:
+    def _watch(self, item: Completion) -> None:
         """Have `item`'s callback called, on the callback thread, once its future ends."""
         if not self._events_replaceable:
             fn, future = item
@@ -309,9 +290,7 @@ class DaskExecutor:
         finally:
             # After the client: closing it cancels what is left, whose callbacks
             # must still run.
-            self._completions.put(None)
-            if wait and self._callback_thread is not threading.current_thread():
-                self._callback_thread.join()
+            self._callback_thread.stop(wait=wait)
             if self._cluster is not None:
                 self._cluster.close()
                 self._cluster = None

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Callable, Iterator
-from queue import SimpleQueue
 from typing import Any
 
 from forkjoin.errors import Cancelled, WorkerCrashed
+from forkjoin.executors._callbacks import CallbackThread
 
 __all__ = ["RayExecutor", "RayFuture"]
 
@@ -208,34 +207,13 @@ class RayExecutor:
         resources: Any = ray.cluster_resources
         self.workers = workers or max(int(resources().get("CPU", 1)), 1)
         self._remotes: dict[Any, Any] = {}
-        self._callbacks: SimpleQueue[tuple[Callable[[Any], object], RayFuture] | None] = (
-            SimpleQueue()
-        )
-        self._callback_thread = threading.Thread(
-            target=self._run_callbacks, name="forkjoin-ray-callbacks", daemon=True
-        )
-        self._callback_thread.start()
+        self._callback_thread = CallbackThread("forkjoin-ray-callbacks")
+        self._callbacks = self._callback_thread.queue
         self._closed = False
 
     @property
     def default_concurrency(self) -> int:
         return self.workers * CALLS_PER_CPU
-
-    def _run_callbacks(self) -> None:
-        # Ray completes futures on its own threads, which must not block; the
-        # engine's reaction (submitting the next calls) runs here instead.
-        callbacks = self._callbacks
-        while True:
-            item = callbacks.get()
-            if item is None:
-                return
-            fn, future = item
-            try:
-                fn(future)
-            except Exception:  # a broken callback must not stop the others
-                import logging
-
-                logging.getLogger(__name__).exception("a done callback of %s raised", future.task)
 
     def _remote_for(self, fn: Callable[..., Any]) -> Any:
         import ray
@@ -273,9 +251,7 @@ class RayExecutor:
         if self._closed:
             return
         self._closed = True
-        self._callbacks.put(None)
-        if wait and self._callback_thread is not threading.current_thread():
-            self._callback_thread.join()
+        self._callback_thread.stop(wait=wait)
         self._remotes.clear()
         if self._started:
             import ray
