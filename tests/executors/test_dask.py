@@ -17,6 +17,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from cluster_calls import Big, square, total, unpickled_in, wait_for_pid, write_pid_then_sleep  # noqa: E402
+
 import forkjoin as fj  # noqa: E402
 from forkjoin.errors import Cancelled, TaskTimeout, WorkerCrashed  # noqa: E402
 
@@ -38,34 +40,8 @@ def _wait_for_workers(address: str) -> None:
         client.wait_for_workers(WORKERS, timeout=90)
 
 
-def square(x: int) -> int:
-    return x * x
-
-
-def total(values: list[int], extra: dict[str, int]) -> int:
-    return sum(values) + extra["plus"]
-
-
 def broken(x: int) -> int:
     raise KeyError(f"missing {x}")
-
-
-def write_pid_then_sleep(path: str, seconds: float) -> str:
-    marker = Path(path)
-    if marker.exists():
-        return "second attempt"
-    marker.write_text(str(os.getpid()))
-    time.sleep(seconds)
-    return "first attempt"
-
-
-def wait_for_pid(path: Path, seconds: float = 60) -> int:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return int(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError(f"{path} was never written")
 
 
 def is_alive(pid: int) -> bool:
@@ -75,26 +51,6 @@ def is_alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "State:\tZ" not in status.read_text()
-
-
-class Big:
-    """A value that writes down the pid of every process that unpickles it."""
-
-    def __init__(self, probe: str, size: int) -> None:
-        self.probe = probe
-        self.payload = b"x" * size
-
-    def __len__(self) -> int:
-        return len(self.payload)
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        with open(str(state["probe"]), "a") as probe:
-            probe.write(f"{os.getpid()}\n")
-
-
-def unpickled_in(probe: Path) -> set[int]:
-    return {int(line) for line in probe.read_text().split()} if probe.exists() else set()
 
 
 def test_fan_out_and_in_on_a_running_cluster(address: str) -> None:

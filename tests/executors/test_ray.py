@@ -19,66 +19,24 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+import cluster_calls  # noqa: E402
+from cluster_calls import Big, square, total, unpickled_in, wait_for_pid, write_pid_then_sleep  # noqa: E402
+
 import forkjoin as fj  # noqa: E402
 from forkjoin.errors import Cancelled, TaskTimeout, WorkerCrashed  # noqa: E402
 from forkjoin.executors._ray import _loopback_only  # noqa: E402
 
-# Ray's workers cannot import this test module; send its functions by value.
+# Ray's workers cannot import these test modules; send their functions by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+ray.cloudpickle.register_pickle_by_value(cluster_calls)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 CPUS = 2
 
 
-def square(x: int) -> int:
-    return x * x
-
-
-def total(values: list[int], extra: dict[str, int]) -> int:
-    return sum(values) + extra["plus"]
-
-
 def broken(x: int) -> int:
     raise ValueError(f"bad value {x}")
-
-
-def write_pid_then_sleep(path: str, seconds: float) -> str:
-    marker = Path(path)
-    if marker.exists():
-        return "second attempt"
-    marker.write_text(str(os.getpid()))
-    time.sleep(seconds)
-    return "first attempt"
-
-
-def wait_for_pid(path: Path, seconds: float = 60) -> int:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return int(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError(f"{path} was never written")
-
-
-class Big:
-    """A value that writes down the pid of every process that unpickles it."""
-
-    def __init__(self, probe: str, size: int) -> None:
-        self.probe = probe
-        self.payload = b"x" * size
-
-    def __len__(self) -> int:
-        return len(self.payload)
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        with open(str(state["probe"]), "a") as probe:
-            probe.write(f"{os.getpid()}\n")
-
-
-def unpickled_in(probe: Path) -> set[int]:
-    return {int(line) for line in probe.read_text().split()} if probe.exists() else set()
 
 
 def test_a_session_without_an_address_starts_ray_and_stops_it() -> None:
