@@ -5,6 +5,14 @@
 Every command runs as a subprocess, in one process of this script, in the same
 conditions: what is measured is each tool's own cost of scheduling and starting
 processes. Prints wall seconds, ms per step and the ratio to make.
+
+`python floor` is the least any runner written in Python can take: a bare
+interpreter whose two threads start `sh -c true` with `subprocess` and read its
+pipe, with no file to read, no log, no history and no scheduling.
+
+forkjoin's bytecode is compiled before the timings (this machine sets
+PYTHONDONTWRITEBYTECODE, and an editable install compiles nothing), as
+`pip install .` compiles it for a user.
 """
 
 from __future__ import annotations
@@ -42,20 +50,50 @@ def makefile(steps: int) -> str:
     )
 
 
-def best_of(repeat: int, command: list[str], cwd: Path, **kwargs: object) -> float:
-    times = []
+PYTHON_FLOOR = """
+import subprocess, sys, threading
+steps = iter(range(int(sys.argv[1])))
+lock = threading.Lock()
+def slot():
+    while True:
+        with lock:
+            if next(steps, None) is None:
+                return
+        process = subprocess.Popen(["/bin/sh", "-c", "true"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process.stdout.read()
+        process.wait()
+threads = [threading.Thread(target=slot) for _ in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def time_once(command: list[str], cwd: Path, **kwargs: object) -> float:
+    began = time.perf_counter()
+    subprocess.run(
+        command,
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    return time.perf_counter() - began
+
+
+def best_of_interleaved(
+    repeat: int, peers: dict[str, tuple[list[str], dict[str, object]]], cwd: Path
+) -> dict[str, float]:
+    """The best of `repeat` runs of each peer, one round of every peer after another,
+    so that a change of the machine's load falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in peers}
     for _ in range(repeat):
-        began = time.perf_counter()
-        subprocess.run(
-            command,
-            cwd=cwd,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            **kwargs,  # type: ignore[call-overload]
-        )
-        times.append(time.perf_counter() - began)
-    return min(times)
+        for name, (command, kwargs) in peers.items():
+            times[name].append(time_once(command, cwd, **kwargs))
+    return {name: min(runs) for name, runs in times.items()}
 
 
 def main() -> None:
@@ -71,16 +109,22 @@ def main() -> None:
         (work / "Makefile").write_text(makefile(steps))
         (work / "layers.yaml").write_text(layered_workflow(10, 10))
         items = "\n".join(["true"] * steps) + "\n"
-        rows = [
-            ("make -j2", best_of(repeat, ["make", "-s", "-j2"], work)),
-            (
-                "xargs -P2",
-                best_of(repeat, ["xargs", "-P2", "-n1", "sh", "-c"], work, input=items.encode()),
-            ),
-            ("forkjoin run -j2", best_of(repeat, [*forkjoin, "-j2", "--output", "quiet"], work)),
-        ]
-        start_up = best_of(repeat, [sys.executable, "-m", "forkjoin.cli", "--help"], work)
-        layers = best_of(repeat, [*forkjoin, "-f", "layers.yaml", "-j2", "--output", "quiet"], work)
+        compiled = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        time_once([*forkjoin, "-j2", "--output", "quiet"], work, env=compiled)
+        best = best_of_interleaved(
+            repeat,
+            {
+                "make -j2": (["make", "-s", "-j2"], {}),
+                "xargs -P2": (["xargs", "-P2", "-n1", "sh", "-c"], {"input": items.encode()}),
+                "python floor": ([sys.executable, "-c", PYTHON_FLOOR, str(steps)], {}),
+                "forkjoin run -j2": ([*forkjoin, "-j2", "--output", "quiet"], {}),
+                "start-up": ([sys.executable, "-m", "forkjoin.cli", "--help"], {}),
+                "layers": ([*forkjoin, "-f", "layers.yaml", "-j2", "--output", "quiet"], {}),
+            },
+            work,
+        )
+        start_up, layers = best.pop("start-up"), best.pop("layers")
+        rows = list(best.items())
         shutil.rmtree(work / ".forkjoin", ignore_errors=True)
     make_seconds = rows[0][1]
     print(

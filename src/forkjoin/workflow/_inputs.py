@@ -43,7 +43,8 @@ class Inputs:
         self.directory = directory
         self._outputs_of = outputs_of
         self._inherited: Mapping[str, str] = os.environ if inherit_environment else {}
-        self._environments: dict[str, dict[bytes, bytes]] = {}
+        self._base_environment: dict[bytes, bytes] | None = None
+        self._step_environments: dict[str, dict[bytes, bytes]] = {}
 
     def command_of(self, record: Record) -> tuple[str, dict[bytes, bytes]]:
         """The `sh -c` text of a step or item, and its environment, FORKJOIN_OUTPUT aside.
@@ -65,14 +66,21 @@ class Inputs:
         return _CALL_COMMAND, env
 
     def _environment_of(self, step: Step) -> dict[bytes, bytes]:
-        """The environment of a step's command: ours, the file's, the step's; encoded
-        once per step, since Popen would otherwise encode every variable per command."""
-        environment = self._environments.get(step.id)
-        if environment is None:
-            merged = {**self._inherited, **self.workflow.env, **step.env}
-            environment = {os.fsencode(k): os.fsencode(v) for k, v in merged.items()}
-            self._environments[step.id] = environment
-        return dict(environment)
+        """The environment of a step's command: ours, the file's, the step's, as bytes.
+
+        Ours and the file's are encoded once per run, and only a step's own variables
+        once per step: Popen would otherwise encode every variable for every command,
+        the largest cost per step in a run of many short ones."""
+        if self._base_environment is None:
+            merged = {**self._inherited, **self.workflow.env}
+            self._base_environment = {os.fsencode(k): os.fsencode(v) for k, v in merged.items()}
+        if not step.env:
+            return dict(self._base_environment)
+        own = self._step_environments.get(step.id)
+        if own is None:
+            own = {os.fsencode(k): os.fsencode(v) for k, v in step.env.items()}
+            self._step_environments[step.id] = own
+        return {**self._base_environment, **own}
 
     def _value_of(self, reference: Reference, record: Record) -> object:
         """The value a reference stands for in `record`'s step or item, as YAML typed it."""

@@ -20,13 +20,14 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from forkjoin.workflow._spec import Reference
 from forkjoin.workflow._status import Sink
 
 __all__ = [
     "LocalProcess",
+    "Started",
     "StepProcess",
     "Terminal",
     "interpolate",
@@ -138,14 +139,17 @@ def _quote_state(command: str, end: int) -> str | None:
     return quote
 
 
-def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> subprocess.Popen[bytes]:
+def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> Started:
     """Start `sh -c command` in its own session, its stderr merged into its stdout pipe.
 
     Raises OSError when it cannot start (a missing `cwd`, say).
     """
+    # POSIX puts sh at /bin/sh; naming it spares a search of $PATH per command.
+    arguments = ["/bin/sh", "-c", command]
+    if os.fspath(cwd) == os.getcwd():
+        return _spawn(arguments, env)
     return subprocess.Popen(
-        # POSIX puts sh at /bin/sh; naming it spares a search of $PATH per command.
-        ["/bin/sh", "-c", command],
+        arguments,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -153,6 +157,61 @@ def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> subprocess.
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+class Started(Protocol):
+    """A started command: the part of `subprocess.Popen` a step uses."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+
+    def wait(self) -> int: ...
+
+
+class _Spawned:
+    """A command started by `os.posix_spawn`, which is Popen's fork and exec at about
+    half the parent's cost (glibc's vfork), but cannot change the working directory."""
+
+    __slots__ = ("pid", "returncode", "stdout")
+
+    def __init__(self, pid: int, stdout: BinaryIO) -> None:
+        self.pid = pid
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def _spawn(arguments: list[str], env: Mapping[bytes, bytes]) -> _Spawned:
+    """Start `arguments` in this working directory, as `start` does with Popen."""
+    reader, writer = os.pipe()  # both close on exec; only the duplicates reach the child
+    try:
+        pid = os.posix_spawn(
+            arguments[0],
+            arguments,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, writer, 1),
+                (os.POSIX_SPAWN_DUP2, writer, 2),
+            ],
+            setsid=True,
+            # What Popen restores: Python ignores SIGPIPE, and exec would keep that.
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    except BaseException:
+        os.close(reader)
+        raise
+    finally:
+        os.close(writer)
+    return _Spawned(pid, open(reader, "rb"))
 
 
 class StepProcess(Protocol):
@@ -181,7 +240,7 @@ class LocalProcess:
 
     __slots__ = ("output_path", "popen")
 
-    def __init__(self, popen: subprocess.Popen[bytes], output_path: Path) -> None:
+    def __init__(self, popen: Started, output_path: Path) -> None:
         self.popen = popen
         self.output_path = output_path
 
@@ -214,7 +273,7 @@ def read_lines(process: StepProcess, log: BinaryIO, terminal: Terminal, label: s
     return process.wait()
 
 
-def signal_group(process: subprocess.Popen[bytes], number: int) -> None:
+def signal_group(process: Started, number: int) -> None:
     """Send signal `number` to the process group the process leads, if any is left."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, number)

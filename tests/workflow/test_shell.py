@@ -1,0 +1,79 @@
+"""How a step's command starts: `posix_spawn` in our own working directory, Popen
+elsewhere, and either way the same process for the step."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forkjoin.workflow._shell import _Spawned, start
+
+_SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)
+
+
+@pytest.fixture(params=["here", "elsewhere"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """The working directory of the command: ours (spawned) or another (Popen)."""
+    here, other = tmp_path / "here", tmp_path / "other"
+    here.mkdir()
+    other.mkdir()
+    before = os.getcwd()
+    os.chdir(here)
+    try:
+        yield here if request.param == "here" else other
+    finally:
+        os.chdir(before)
+
+
+def run(command: str, cwd: Path) -> tuple[bytes, int, bool]:
+    env = {b"PATH": os.environb[b"PATH"], b"GREETING": b"hello"}
+    process = start(command, cwd=cwd, env=env)
+    assert process.stdout is not None
+    with process.stdout as pipe:
+        output = pipe.read()
+    return output, process.wait(), isinstance(process, _Spawned)
+
+
+def test_only_a_command_in_our_own_directory_is_spawned(where: Path) -> None:
+    _, _, spawned = run("true", where)
+    assert spawned == (where == Path.cwd())
+
+
+def test_the_command_runs_where_it_was_asked_with_its_environment_alone(where: Path) -> None:
+    output, code, _ = run('pwd; echo "$GREETING"; echo "${HOME-unset}"', where)
+    assert output.decode().splitlines() == [str(where), "hello", "unset"]
+    assert code == 0
+
+
+def test_stderr_joins_stdout_and_the_exit_code_comes_back(where: Path) -> None:
+    output, code, _ = run("echo out; echo err >&2; exit 3", where)
+    assert output == b"out\nerr\n"
+    assert code == 3
+
+
+def test_a_signal_that_ended_it_is_a_negative_code(where: Path) -> None:
+    _, code, _ = run("kill -TERM $$", where)
+    assert code == -signal.SIGTERM
+
+
+def test_it_leads_a_session_of_its_own_with_no_stdin(where: Path) -> None:
+    output, _, _ = run("ps -o sid= -o pgid= -p $$; echo pid $$; read line || echo no-stdin", where)
+    ids, pid, stdin = output.decode().splitlines()
+    assert ids.split() == [pid.split()[1]] * 2  # session and group led by the shell
+    assert stdin == "no-stdin"
+
+
+def test_sigpipe_is_not_ignored_as_it_is_in_python(where: Path) -> None:
+    output, _, _ = run("grep SigIgn /proc/$$/status", where)
+    ignored = int(output.split()[1], 16)
+    assert not ignored & _SIGPIPE_BIT
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # what it would inherit
+
+
+def test_a_missing_shell_directory_is_an_oserror(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        start("true", cwd=tmp_path / "missing", env={})
