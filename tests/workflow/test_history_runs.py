@@ -115,3 +115,20 @@ def test_eight_runs_at_once_share_one_history(tmp_path: Path) -> None:
     jobs = history(tmp_path, "--limit", "20")
     assert isinstance(jobs, list)
     assert sorted(job["short_id"] for job in jobs) == sorted(f"j{n}" for n in range(1, 9))
+
+
+def test_a_history_started_anew_never_mixes_logs_with_the_last(tmp_path: Path) -> None:
+    """Each history numbers its jobs from 1 each day, so after the history is deleted
+    the next run is j1 again: its logs go to a folder of their own."""
+    write(tmp_path, "steps: {a: {run: echo $$}}")
+    first, first_summary = run(tmp_path)
+    (tmp_path / ".forkjoin" / "history.db").unlink()
+    second, second_summary = run(tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert first_summary is not None and second_summary is not None
+    assert first_summary["job"] == second_summary["job"]
+    logs = [tmp_path / nodes_of(s)["a"]["log_file"] for s in (first_summary, second_summary)]
+    assert logs[0].parent != logs[1].parent
+    assert logs[1].parent.name == f"{second_summary['job']}-2"
+    first_pid, second_pid = (log.read_text().split() for log in logs)
+    assert len(first_pid) == len(second_pid) == 1 and first_pid != second_pid

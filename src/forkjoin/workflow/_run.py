@@ -15,6 +15,7 @@ its command runs gets its process group SIGTERM, then SIGKILL after `grace`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -145,8 +146,7 @@ class Run:
             self.history = RunHistory(history, self.workflow, self.max_concurrency)
         recording = self.history
         self.job = self.job or (recording and recording.job_id) or new_job_id()
-        self.log_directory /= self.job
-        self.log_directory.mkdir(parents=True, exist_ok=True)
+        self.log_directory = _new_folder(self.log_directory, self.job)
         ranks = None if recording is None else recording.ranks(self.workflow)
         additions: list[tuple[Node, tuple[Node, ...]]] = []
         nodes: dict[str, Node] = {}
@@ -437,6 +437,21 @@ class Run:
             self._by_node,
             self.engine.first_failure,
         )
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """A folder `name` made new under `parent`, or `name-2`, `name-3`... when it exists:
+    a job's short id is unique only within its history, and another history (or one
+    set aside, or deleted) numbers its jobs anew, so the logs of two runs never mix."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        folder = parent / (name if number == 1 else f"{name}-{number}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
 
 
 def _relative(path: Path) -> str:
