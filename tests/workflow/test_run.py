@@ -7,11 +7,15 @@ JSON summary. Graphs in docstrings read `a -> b` for "b needs a".
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
+import termios
 import textwrap
 import time
 from pathlib import Path
@@ -467,7 +471,7 @@ def test_a_bad_file_exits_2_with_one_line(tmp_path: Path, text: str, message: st
     assert summary is None
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_the_run_and_leaves_no_process(tmp_path: Path, number: int) -> None:
     """a, b sleep with grandchildren (which ignore SIGINT); a -> c never starts."""
     write(
@@ -506,6 +510,49 @@ def test_a_signal_stops_the_run_and_leaves_no_process(tmp_path: Path, number: in
     summary = json.loads(summary_path.read_text())
     assert summary["status"] == "interrupted"
     assert statuses(summary) == {"a": "cancelled", "b": "cancelled", "c": "cancelled"}
+
+
+def test_a_closed_terminal_stops_the_run_and_leaves_no_process(tmp_path: Path) -> None:
+    """The run's terminal (its live display) goes away: SIGHUP, then EIO on every write.
+    a and b sleep with grandchildren; nothing of them outlives the run."""
+    write(
+        tmp_path,
+        """
+        max_concurrency: 2
+        steps:
+          a: {run: "echo $$ > a.pid; sleep 30 & wait"}
+          b: {run: "echo $$ > b.pid; while true; do echo tick; sleep 0.05; done"}
+        """,
+    )
+    summary_path = tmp_path / "summary.json"
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*COMMAND, "--grace", "0.5", "--summary-json", str(summary_path)],
+        cwd=tmp_path,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "CI": "", "TERM": "xterm"},
+        start_new_session=True,
+        # As a terminal's shell: the session leader, with the pty as its terminal.
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(terminal)
+    deadline = time.monotonic() + 10
+    while not ((tmp_path / "a.pid").exists() and (tmp_path / "b.pid").exists()):
+        assert time.monotonic() < deadline, "the steps never started"
+        with contextlib.suppress(OSError):
+            os.read(controller, 65536)  # as a terminal reads what is shown
+        time.sleep(0.05)
+    groups = [int((tmp_path / name).read_text()) for name in ("a.pid", "b.pid")]
+    time.sleep(0.3)
+    os.close(controller)
+    assert process.wait(timeout=15) == 130
+    deadline = time.monotonic() + 3
+    while any(_alive_in_group(group) for group in groups) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive_in_group(group) for group in groups)
+    assert json.loads(summary_path.read_text())["status"] == "interrupted"
 
 
 def test_sigint_stops_the_items_of_a_step(tmp_path: Path) -> None:

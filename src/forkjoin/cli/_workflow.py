@@ -119,7 +119,7 @@ def run(
 
     STEP... runs only these steps and what they need; glob patterns such as 'test-*'
     select several. Exits 0 when every step succeeded, 1 when one failed, 2 for a bad
-    file or flag, 130 when interrupted (Ctrl-C or SIGTERM).
+    file or flag, 130 when interrupted (Ctrl-C, SIGTERM or SIGHUP).
     """
     import json
     import signal
@@ -169,7 +169,9 @@ def run(
     def on_signal(_number: int, _frame: object) -> None:
         (kill_requested if interrupt_requested.is_set() else interrupt_requested).set()
 
-    handled = (signal.SIGINT, signal.SIGTERM)
+    # SIGHUP too: a closed terminal would otherwise end the run and leave its steps,
+    # which run in sessions of their own, behind.
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {number: signal.getsignal(number) for number in handled}
     for number in handled:
         signal.signal(number, on_signal)

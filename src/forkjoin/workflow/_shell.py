@@ -87,8 +87,8 @@ class Terminal:
             try:
                 self.stream.write(data)
                 self.stream.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the terminal went away (`| head`): the log file still has it
+            except (OSError, ValueError):
+                pass  # the terminal went away (`| head`, a closed tty): the log still has it
 
 
 def interpolate(command: str, references: Sequence[Reference]) -> tuple[str, list[str]]:

@@ -104,8 +104,7 @@ class PlainStatus:
         return line
 
     def _print(self, line: str) -> None:
-        # stderr may have gone away (`| head`): the summary and the logs still have it.
-        with contextlib.suppress(BrokenPipeError, ValueError):
+        with _terminal_gone():
             print(line, file=self.stream, flush=True)
 
 
@@ -140,7 +139,8 @@ class LiveStatus(PlainStatus):
         return self
 
     def __exit__(self, *exception: object) -> None:
-        self._live.stop()
+        with _terminal_gone():
+            self._live.stop()
 
     def output_stream(self, stdout: IO[str]) -> Sink:
         """This display when standard output shares its terminal, else stdout."""
@@ -148,7 +148,8 @@ class LiveStatus(PlainStatus):
 
     def write(self, data: bytes) -> None:
         """Write a step's output above the display, which would tear it otherwise."""
-        self.console.out(data.decode(errors="replace"), end="", highlight=False)
+        with _terminal_gone():
+            self.console.out(data.decode(errors="replace"), end="", highlight=False)
 
     def flush(self) -> None:
         pass
@@ -164,10 +165,12 @@ class LiveStatus(PlainStatus):
         super().finished(record)
 
     def _print(self, line: str) -> None:
-        self.console.print(line, markup=False)  # above the display
+        with _terminal_gone():
+            self.console.print(line, markup=False)  # above the display
 
     def closed(self, outcome: str, seconds: float, log_directory: str) -> None:
-        self._live.stop()
+        with _terminal_gone():
+            self._live.stop()
         super().closed(outcome, seconds, log_directory)
 
     def _render(self) -> RenderableType:
@@ -186,6 +189,12 @@ class LiveStatus(PlainStatus):
         lines: list[Any] = [header]
         lines += [Text(f"  {label}  {now - began:.1f} s", style="dim") for label, began in running]
         return Group(*lines)
+
+
+def _terminal_gone() -> contextlib.AbstractContextManager[None]:
+    """Ignore a write to a terminal that went away (`| head`, a closed window: EPIPE,
+    EIO): the run goes on to stop its steps, and the logs and summary keep it all."""
+    return contextlib.suppress(OSError, ValueError)
 
 
 def _has_items(record: Record) -> bool:
