@@ -10,6 +10,8 @@ import click
 from forkjoin.cli._options import history_option, workflow_file_option
 
 if TYPE_CHECKING:
+    import threading
+
     from forkjoin.workflow import Prediction, Workflow
 
 __all__ = ["graph", "plan", "run"]
@@ -51,7 +53,7 @@ def graph(path: Path, format_: str, steps: tuple[str, ...]) -> None:
     except WorkflowError as error:
         click.echo(str(error), err=True)
         raise SystemExit(2) from None
-    click.echo(drawing, nl=False)
+    _echo(drawing)
 
 
 @click.command()
@@ -121,9 +123,68 @@ def run(
     select several. Exits 0 when every step succeeded, 1 when one failed, 2 for a bad
     file or flag, 130 when interrupted (Ctrl-C, SIGTERM or SIGHUP).
     """
-    import json
     import signal
     import threading
+
+    # Installed first, so that a Ctrl-C while the file loads ends the run as any other
+    # (exit 130), not in a traceback. The handler only sets events: the engine's lock
+    # may be held by the very thread the signal interrupts, so the waiting loops do the
+    # interrupting. A second Ctrl-C kills what is still ending at once, as in make.
+    interrupt_requested = threading.Event()
+    kill_requested = threading.Event()
+
+    def on_signal(_number: int, _frame: object) -> None:
+        (kill_requested if interrupt_requested.is_set() else interrupt_requested).set()
+
+    # SIGHUP too: a closed terminal would otherwise end the run and leave its steps,
+    # which run in sessions of their own, behind. A signal ignored when we started
+    # (`nohup`, a background job of a script) stays ignored, as make leaves it.
+    previous = {
+        number: signal.signal(number, on_signal)
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    for number, handler in previous.items():
+        if handler == signal.SIG_IGN:
+            signal.signal(number, signal.SIG_IGN)
+    try:
+        code = _run(
+            path,
+            max_concurrency,
+            keep_going,
+            summary_json,
+            output,
+            dry_run,
+            grace,
+            executor,
+            address,
+            history,
+            steps,
+            interrupt_requested,
+            kill_requested,
+        )
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    raise SystemExit(code)
+
+
+def _run(
+    path: Path,
+    max_concurrency: int | None,
+    keep_going: bool,
+    summary_json: Path | None,
+    output: str | None,
+    dry_run: bool,
+    grace: float,
+    executor: str | None,
+    address: str | None,
+    history: Path | None,
+    steps: tuple[str, ...],
+    interrupt_requested: threading.Event,
+    kill_requested: threading.Event,
+) -> int:
+    """`forkjoin run` once its signals are handled; its exit code."""
+    import json
 
     from forkjoin.telemetry import history_path, open_history
     from forkjoin.workflow import Run, choose_concurrency, choose_status, load, make_launcher
@@ -133,23 +194,30 @@ def run(
         if steps:
             workflow = workflow.select(steps)
         concurrency = choose_concurrency(max_concurrency, workflow)
-        if dry_run:
-            from forkjoin.report import draw
-
-            plan = draw(workflow.graph(), "text", labels=_item_labels(workflow))
-            click.echo(f"dry run: {len(workflow.steps)} steps, {concurrency} at once; nothing ran")
-            click.echo(plan, nl=False)
-            return
-        launcher = make_launcher(
-            executor or workflow.executor or "local",
-            address or workflow.address,
-            concurrency,
-        )
+        if summary_json is not None and not summary_json.resolve().parent.is_dir():
+            raise ValueError(
+                f"--summary-json {summary_json}: there is no folder {summary_json.parent}"
+                " (make it first, or name a file in a folder that exists)"
+            )
+        if not dry_run:
+            launcher = make_launcher(
+                executor or workflow.executor or "local",
+                address or workflow.address,
+                concurrency,
+            )
     # WorkflowError, a bad $FORKJOIN_MAX_CONCURRENCY or executor, a missing extra,
     # or a cluster that cannot be reached.
     except (ValueError, ImportError, OSError) as error:
         click.echo(f"forkjoin: {error}" if isinstance(error, OSError) else str(error), err=True)
-        raise SystemExit(2) from None
+        return 2
+    if dry_run:
+        from forkjoin.report import draw
+
+        plan = draw(workflow.graph(), "text", labels=_item_labels(workflow))
+        _echo(f"dry run: {len(workflow.steps)} steps, {concurrency} at once; nothing ran\n{plan}")
+        return 0
+    if interrupt_requested.is_set():
+        return 130  # Ctrl-C while the file loaded: nothing started
     status = choose_status(len(workflow.steps), only_failures=output == "quiet")
     running = Run(
         workflow,
@@ -160,33 +228,33 @@ def run(
         status=status,
         launcher=launcher,
     )
-    # The handler only sets events: the engine's lock may be held by the very thread
-    # the signal interrupts, so the waiting loops do the interrupting. A second Ctrl-C
-    # kills what is still ending at once, as in make and docker compose.
-    interrupt_requested = threading.Event()
-    kill_requested = threading.Event()
-
-    def on_signal(_number: int, _frame: object) -> None:
-        (kill_requested if interrupt_requested.is_set() else interrupt_requested).set()
-
-    # SIGHUP too: a closed terminal would otherwise end the run and leave its steps,
-    # which run in sessions of their own, behind.
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {number: signal.getsignal(number) for number in handled}
-    for number in handled:
-        signal.signal(number, on_signal)
-    try:
-        # Opened once the file is known good: a bad file records no job.
-        with open_history(history_path(history, Path.cwd())) as store, status:
-            running.start(store)
-            running.wait(interrupt_requested)
-            running.finish(kill_requested)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    # Opened once the file is known good: a bad file records no job.
+    with open_history(history_path(history, Path.cwd())) as store, status:
+        running.start(store)
+        running.wait(interrupt_requested)
+        running.finish(kill_requested)
     if summary_json is not None:
-        summary_json.write_text(json.dumps(running.summary(), indent=2) + "\n")
-    raise SystemExit(running.exit_code)
+        try:
+            summary_json.write_text(json.dumps(running.summary(), indent=2) + "\n")
+        except OSError as error:
+            click.echo(f"forkjoin: cannot write the summary: {error}", err=True)
+            return 130 if running.exit_code == 130 else 2
+    return running.exit_code
+
+
+def _echo(text: str) -> None:
+    """Print `text` to stdout; a reader that went away (`| head`) ends us quietly, as a
+    pipe's writer ends by SIGPIPE."""
+    import os
+    import sys
+
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain once more as it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141) from None
 
 
 @click.command()

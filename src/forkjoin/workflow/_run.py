@@ -47,7 +47,7 @@ from forkjoin.workflow._nodes import item_label, item_pool, step_options
 from forkjoin.workflow._shell import StepProcess, Terminal, kill_group_later, read_lines
 from forkjoin.workflow._spec import FailureMode, Workflow
 from forkjoin.workflow._status import Status
-from forkjoin.workflow._summary import Record, error_text, status_of, summarise
+from forkjoin.workflow._summary import Record, error_text, skipped_because, status_of, summarise
 
 __all__ = ["Run", "StepFailed", "choose_concurrency", "new_job_id"]
 
@@ -369,14 +369,19 @@ class Run:
         finally:
             self.engine.resume(me)
         unsuccessful = [child for child in children if status_of(child) != "succeeded"]
-        if unsuccessful:
-            first = next((c for c in unsuccessful if status_of(c) == "failed"), unsuccessful[0])
-            error = error_text(first) or status_of(first)
-            raise StepFailed(
-                f"{len(unsuccessful)} of {len(children)} items did not succeed;"
-                f" the first: `{first.id}` ({error})"
-            )
-        return {}
+        if not unsuccessful:
+            return {}
+        failed = [child for child in unsuccessful if status_of(child) == "failed"]
+        if not failed:
+            # Items left unstarted by a stop (another step failed under fail_fast): this
+            # step did not fail, and must not count as a second failure.
+            record.stopped = not self.interrupted
+            raise StepFailed(f"{len(unsuccessful)} of {len(children)} items did not run")
+        first = failed[0]
+        raise StepFailed(
+            f"{len(failed)} of {len(children)} items failed;"
+            f" the first: `{first.label}` ({error_text(first) or 'failed'})"
+        )
 
     # The engine's observer.
 
@@ -401,6 +406,9 @@ class Run:
         record = self._by_node.get(node)
         if record is not None:
             record.finished_at = time.time()
+            record.skipped_because = skipped_because(
+                record, self._by_node, self.engine.first_failure
+            )
             if self.status is not None:
                 self.status.finished(record)
             if self.history is not None:

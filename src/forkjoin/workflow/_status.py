@@ -16,8 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from forkjoin.scheduler import SKIPPED, STATE_NAMES, SUCCEEDED
-from forkjoin.workflow._summary import Record, error_text
+from forkjoin.workflow._summary import Record, error_text, status_of
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -75,7 +74,7 @@ class PlainStatus:
     def finished(self, record: Record) -> None:
         line = self.line_of(record)
         assert record.node is not None
-        if not (self.only_failures and record.node.state == SUCCEEDED):
+        if not (self.only_failures and status_of(record) == "succeeded"):
             self._print(line)
 
     def closed(self, outcome: str, seconds: float, log_directory: str) -> None:
@@ -89,7 +88,7 @@ class PlainStatus:
     def line_of(self, record: Record) -> str:
         """`forkjoin: [3/12] lint succeeded in 1.20 s`, with the reason of a failure."""
         assert record.node is not None
-        status = STATE_NAMES[record.node.state]
+        status = status_of(record)
         position = ""
         if record.index is None:
             self.counts[status] += 1
@@ -97,7 +96,10 @@ class PlainStatus:
         line = f"forkjoin: {position}{record.label} {status}"
         if record.started_at is not None and record.finished_at is not None:
             line += f" in {record.finished_at - record.started_at:.2f} s"
-        if record.node.state not in (SUCCEEDED, SKIPPED):
+        if status == "skipped":
+            if record.skipped_because is not None:
+                line += f": `{record.skipped_because}` failed"
+        elif status != "succeeded":
             error = error_text(record)
             if error:
                 line += f": {error}"

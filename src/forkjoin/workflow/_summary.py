@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from forkjoin.errors import Cancelled
+from forkjoin.errors import Cancelled, TaskTimeout
 from forkjoin.scheduler import CANCELLED, FAILED, SKIPPED, STATE_NAMES, SUCCEEDED, Node
 from forkjoin.workflow._spec import Item, Step
 
-__all__ = ["Record", "error_text", "status_of", "summarise"]
+__all__ = ["Record", "error_text", "skipped_because", "status_of", "summarise"]
 
 
 @dataclass(slots=True, eq=False)
@@ -33,6 +33,10 @@ class Record:
     # An item of `on_failure: continue` fails without telling the engine, so that a
     # fail_fast run still runs its other items: its failure is kept here.
     failure: str | None = None
+    # A step whose items a stop (fail_fast, Ctrl-C) left unstarted, none of them failed:
+    # it did not fail, it was stopped, and says so.
+    stopped: bool = False
+    skipped_because: str | None = None  # the failed step it waited on, once it ended
     span_id: str | None = None  # its span in the history, when the run records one
 
 
@@ -63,7 +67,7 @@ def _node_summary(
     assert node is not None
     summary: dict[str, Any] = {
         "id": record.id,
-        "status": STATE_NAMES[node.state],
+        "status": status_of(record),
         "exit_code": record.exit_code,
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at if record.started_at else None),
@@ -71,7 +75,7 @@ def _node_summary(
         "attempts": node.attempts,
         "log_file": _log_file(record),
         "error": error_text(record),
-        "skipped_because": _skipped_because(node, by_node, first_failure),
+        "skipped_because": skipped_because(record, by_node, first_failure),
         "outputs": dict(record.outputs),
     }
     if record.step.for_each is not None or record.step.matrix is not None:
@@ -90,25 +94,33 @@ def _node_summary(
     return summary
 
 
-def _skipped_because(
-    node: Node, by_node: dict[Node, Record], first_failure: Node | None
+def skipped_because(
+    record: Record, by_node: dict[Node, Record], first_failure: Node | None
 ) -> str | None:
     """The id of the failed node a skipped node is skipped for."""
-    if node.state != SKIPPED:
+    node = record.node
+    assert node is not None
+    if record.stopped:
+        cause = first_failure
+    elif node.state != SKIPPED:
         return None
-    cause = node.cause
+    else:
+        cause = node.cause
     while cause is not None and cause.state == SKIPPED and cause.cause is not None:
         cause = cause.cause
     if cause is None or cause.state == SKIPPED:
         cause = first_failure  # skipped by a fail_fast stop
-    record = None if cause is None else by_node.get(cause)
-    return None if record is None else record.id
+    failed = None if cause is None else by_node.get(cause)
+    return None if failed is None else failed.id
 
 
 def status_of(record: Record) -> str:
+    """What became of a step or item: `succeeded`, `failed`, `skipped` or `cancelled`."""
     assert record.node is not None
     if record.node.state == SUCCEEDED and record.failure is not None:
-        return "failed"
+        return "failed"  # an item of `on_failure: continue`
+    if record.stopped:
+        return "skipped"
     return STATE_NAMES[record.node.state]
 
 
@@ -117,12 +129,16 @@ def error_text(record: Record) -> str | None:
     assert node is not None
     if record.failure is not None and node.state == SUCCEEDED:
         return record.failure
+    if record.stopped:
+        return None
     if node.state == CANCELLED:
         return "cancelled"
     if node.state != FAILED or node.error is None:
         return None
     if isinstance(node.error, Cancelled):
         return "cancelled"
+    if isinstance(node.error, TaskTimeout):  # its text names the engine's node
+        return f"`{record.id}` timed out after {node.error.seconds:g} s"
     return str(node.error) or type(node.error).__name__
 
 
