@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from forkjoin.scheduler import (
     CANCELLED,
@@ -44,7 +45,20 @@ class SessionHistory:
         what = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
         self.recorder = Recorder(self.store, self.store.start_job("tasks", what))
         self._open: dict[Node, str] = {}  # the span of each running attempt
+        # The last span of finished nodes whose function asked for it (`keep_span_of`),
+        # until `span_of` takes it: a `@parallel` bucket's, the parent of its items.
+        self._keeps: list[Callable[..., Any]] = []
+        self._kept: dict[Node, str] = {}
         self._worst = "succeeded"
+
+    def keep_span_of(self, fn: Callable[..., Any]) -> None:
+        """Keep the span of each task of `fn` past its end, for `span_of`."""
+        if not any(kept is fn for kept in self._keeps):
+            self._keeps.append(fn)
+
+    def span_of(self, node: Node) -> str | None:
+        """The span of a finished task of a function passed to `keep_span_of`, once."""
+        return self._kept.pop(node, None)
 
     def job_started(self, engine: Engine) -> None:
         pass
@@ -64,6 +78,8 @@ class SessionHistory:
         span = self._open.pop(node, None)
         if span is not None:
             self.recorder.end_span(span, status, attributes={"attempt": node.attempts})
+            if any(node.fn is kept for kept in self._keeps):  # by identity: any callable
+                self._kept[node] = span
         else:  # never started: skipped or cancelled while waiting
             moment = time.time()
             self.recorder.record(node.name, kind="task", status=status, start=moment, end=moment)
