@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from forkjoin.cli._options import HISTORY_PATH, history_option
+from forkjoin.cli._usage import OneLineUsageGroup
 
 if TYPE_CHECKING:
     from forkjoin.telemetry import HistoryStore, Job, Span
@@ -24,7 +25,7 @@ __all__ = ["history_group"]
 _HISTORY_KEY = "forkjoin.history"
 
 
-@click.group("history", invoke_without_command=True)
+@click.group("history", cls=OneLineUsageGroup, invoke_without_command=True)
 @history_option
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
 @click.option(
