@@ -280,3 +280,37 @@ def test_help_starts_without_the_workflow_loader() -> None:
         env={**os.environ, "COLUMNS": "100"},
     )
     assert out.stderr.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["run", "--bogus"], "forkjoin run: no such option '--bogus' (see forkjoin run --help)"),
+        (["--bogus"], "forkjoin: no such option '--bogus' (see forkjoin --help)"),
+        (["plan", "--history"], "forkjoin plan: option '--history' requires an argument"),
+        (["history", "show"], "forkjoin history show: missing argument 'JOB'"),
+        (["history", "nope"], "forkjoin history: no such command 'nope'"),
+        (["split", "--groups", "x", "--group", "1", "a"], "forkjoin split: invalid value for"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(args: list[str], line: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (only,) = result.stderr.splitlines()
+    assert only.startswith(line) and only.endswith(" --help)")
+
+
+def test_help_and_a_bare_group_still_print_the_usage() -> None:
+    helped = CliRunner().invoke(main, ["run", "--help"])
+    assert helped.exit_code == 0 and helped.stdout.startswith("Usage: ")
+    bare = CliRunner().invoke(main, [])
+    assert "Commands:" in bare.output
+
+
+def test_a_usage_error_of_the_real_command_is_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "forkjoin.cli", "run", "--bogus"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr == "forkjoin run: no such option '--bogus' (see forkjoin run --help)\n"

@@ -8,6 +8,7 @@
         ├── WorkflowError ........ also ValueError; a forkjoin.yaml mistake, with file:line
         ├── DurationsError ....... also ValueError; a durations file that cannot be read as one
         ├── HistoryError ......... also ValueError; a bad import file or an unknown job
+        ├── ExportFailed ......... also ConnectionError; no OTLP collector took the spans
         ├── StepFailed ........... also RuntimeError; a workflow step's command failed
         └── WorkerCrashed ........ also RuntimeError; a worker process died mid-task
 
@@ -25,6 +26,7 @@ __all__ = [
     "Cancelled",
     "CycleError",
     "DurationsError",
+    "ExportFailed",
     "ForkjoinError",
     "HistoryError",
     "StepFailed",
@@ -156,6 +158,20 @@ class HistoryError(ForkjoinError, ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class ExportFailed(ForkjoinError, ConnectionError):
+    """Raised by `forkjoin.telemetry.export_spans_to_otel` when the OTLP collector at
+    `endpoint` did not take the spans in time (down, unreachable, or refusing them).
+
+    The run's recorder turns it into one warning line; the run's result and its
+    history are not touched. Start the collector, fix OTEL_EXPORTER_OTLP_ENDPOINT, or
+    unset it; OTEL_EXPORTER_OTLP_TIMEOUT sets how long to try (forkjoin's default: 2 s).
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"the collector at {endpoint} did not take them")
 
 
 class DurationsError(ForkjoinError, ValueError):

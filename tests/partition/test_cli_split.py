@@ -197,3 +197,56 @@ def test_without_durations_the_history_gives_them(tmp_path: Path) -> None:
     assert all(result.exit_code == 0 for result in shares), shares[0].output
     (with_slow,) = [r.stdout.split() for r in shares if "t.py::slow" in r.stdout.split()]
     assert len(with_slow) == 1  # 9 s alone, against six 1 s items
+
+
+def test_a_junit_report_imported_knows_what_the_report_itself_knows(tmp_path: Path) -> None:
+    """One report without `file` attributes (pytest's xunit2): `--durations` on it
+    and the history made by importing it know the same three tests."""
+    report = tmp_path / "junit.xml"
+    report.write_text(
+        "<testsuite>"
+        '<testcase classname="tests.test_a.TestX" name="test_slow" time="10"/>'
+        '<testcase classname="tests.test_a" name="test_quick" time="1"/>'
+        '<testcase classname="com.example.CartTest" name="addsItem" time="2"/>'
+        "</testsuite>"
+    )
+    history = tmp_path / "history.db"
+    imported = CliRunner().invoke(
+        main, ["history", "import", str(report), "--history", str(history)]
+    )
+    assert imported.exit_code == 0, imported.output
+    items = [
+        "tests/test_a.py::TestX::test_slow",
+        "tests/test_a.py::test_quick",
+        "com.example.CartTest::addsItem",
+    ]
+    common = ("--groups", "2", "--group", "1", "--explain", *items)
+    from_report = forkjoin("--durations", str(report), *common)
+    from_history = forkjoin("--history", str(history), *common)
+    assert "3 items, 3 with a known duration" in from_report.stderr
+    assert "3 items, 3 with a known duration" in from_history.stderr
+    assert from_history.stdout == from_report.stdout == "tests/test_a.py::TestX::test_slow\n"
+
+
+def test_explain_tells_that_file_items_were_weighed_by_their_tests(tmp_path: Path) -> None:
+    """Per-test durations, file items: none known as such, both weighed by the sum
+    of their tests (5 s and 1 s), not counted the same."""
+    durations = tmp_path / "td.json"
+    durations.write_text(
+        json.dumps({"tests/test_a.py::t1": 3, "tests/test_a.py::t2": 2, "tests/test_b.py::t1": 1})
+    )
+    result = forkjoin(
+        "--groups", "2", "--group", "1", "--durations", str(durations), "--explain",
+        "tests/test_a.py", "tests/test_b.py",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "2 items, 0 with a known duration, 2 estimated from the 3 known (a file as the sum"
+        " of its tests, else like items or the mean), in 2 groups by timings"
+    )
+    assert "counts the same" not in result.stderr
+    assert lines[1:] == [
+        "> group 1:      5.000 s  1 item (1 estimated)",
+        "  group 2:      1.000 s  1 item (1 estimated)",
+    ]

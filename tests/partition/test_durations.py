@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from forkjoin.errors import DurationsError, ForkjoinError
-from forkjoin.partition import read_durations
+from forkjoin.partition import junit_test_id, read_durations
 
 PYTEST_JUNIT = """\
 <?xml version="1.0" encoding="utf-8"?>
@@ -51,7 +51,9 @@ def test_junit_with_a_file_attribute_gives_pytest_node_ids(tmp_path: Path) -> No
     }
 
 
-def test_junit_without_a_file_gives_classname_dot_name(tmp_path: Path) -> None:
+def test_junit_without_a_file_of_another_runner_gives_classname_colons_name(
+    tmp_path: Path,
+) -> None:
     report = """<testsuite name="go">
       <testcase classname="pkg/parse" name="TestEmpty" time="0.5"></testcase>
       <testcase classname="" name="TestLoose" time="1"></testcase>
@@ -59,7 +61,7 @@ def test_junit_without_a_file_gives_classname_dot_name(tmp_path: Path) -> None:
     </testsuite>"""
     # A repeated test case (a rerun) keeps its last time.
     assert read_durations(write(tmp_path, "go.xml", report)) == {
-        "pkg/parse.TestEmpty": 0.75,
+        "pkg/parse::TestEmpty": 0.75,
         "TestLoose": 1.0,
     }
 
@@ -139,3 +141,22 @@ def test_durations_error_is_a_forkjoin_error_and_a_value_error() -> None:
 def test_a_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_durations(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(
+    ("classname", "name", "node_id"),
+    [
+        ("tests.test_a.TestX", "test_b[1]", "tests/test_a.py::TestX::test_b[1]"),
+        ("tests.test_a", "test_c", "tests/test_a.py::test_c"),
+        ("test_a.TestX.TestInner", "test_d", "test_a.py::TestX::TestInner::test_d"),
+        ("pkg.api_test", "test_e", "pkg/api_test.py::test_e"),
+        ("test_pkg.test_a.TestX", "test_f", "test_pkg/test_a.py::TestX::test_f"),
+        ("com.example.CartTest", "addsItem", "com.example.CartTest::addsItem"),
+    ],
+)
+def test_junit_without_a_file_gives_pytests_node_id_when_it_can_be_told(
+    classname: str, name: str, node_id: str
+) -> None:
+    """pytest's default (xunit2) writes no `file`: the module is the dotted path up
+    to the last part named as pytest finds test files."""
+    assert junit_test_id(classname, name) == node_id

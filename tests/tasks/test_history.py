@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -79,3 +80,35 @@ def test_no_history_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with fj.Session(workers=1):
         fj.fetch(fj.spawn(quick))
     assert not (tmp_path / ".forkjoin").exists()
+
+
+def outer() -> int:
+    return fj.fetch(fj.spawn(quick)) + fj.fetch(fj.spawn(quick))
+
+
+def test_a_nested_task_hangs_from_its_spawner_and_names_the_thread_that_ran_it(
+    tmp_path: Path,
+) -> None:
+    """outer -> (quick, quick)    both quick spans under outer's; none on MainThread"""
+    path = tmp_path / "history.db"
+    with fj.Session(workers=2, history=path):
+        assert fj.fetch(fj.spawn(outer)) == 2
+    with open_history(path) as store:
+        (job,) = store.recent_jobs()
+        spans = store.spans(job)
+    (parent,) = [span for span in spans if span.key == outer.__qualname__]
+    children = [span for span in spans if span.key == quick.__qualname__]
+    assert len(children) == 2
+    assert parent.parent is None
+    assert {span.parent for span in children} == {parent.uid}
+    assert {span.worker for span in spans} <= {"forkjoin-1", "forkjoin-2"}
+
+
+def test_the_worker_of_an_inline_session_is_the_callers_thread(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    with fj.Session("inline", history=path):
+        assert fj.fetch(fj.spawn(outer)) == 2
+    with open_history(path) as store:
+        (job,) = store.recent_jobs()
+        workers = {span.worker for span in store.spans(job)}
+    assert workers == {threading.current_thread().name}

@@ -96,3 +96,42 @@ def test_an_unknown_over_argument_is_an_error_at_decoration() -> None:
 
         @fj.parallel(over="nope")
         def f(xs: list[int]) -> None: ...
+
+
+@fj.parallel(over="files", buckets=1)
+def check_failing(files: list[str]) -> list[str]:
+    results = []
+    for file in files:
+        with fj.item_span(file):
+            time.sleep(0.01)
+            if file == "boom":
+                raise ValueError(f"cannot check {file}")
+            results.append(file)
+    return results
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_a_failed_bucket_keeps_its_item_spans_and_the_failing_one(
+    tmp_path: Path, executor: str
+) -> None:
+    """[a, boom, c, d] in one bucket fails at boom: a succeeded, boom failed, c and d
+    never ran; the item spans hang from the bucket's task span."""
+    path = tmp_path / "history.db"
+    with (
+        fj.Session(executor, workers=2, history=path),
+        pytest.raises(ExceptionGroup) as raised,
+    ):
+        check_failing(["a", "boom", "c", "d"])
+    (error,) = raised.value.exceptions
+    assert isinstance(error, ValueError) and not hasattr(error, "_forkjoin_item_timings")
+    with open_history(path) as store:
+        (job,) = store.recent_jobs()
+        spans = store.spans(job)
+    prefix = check_failing.__qualname__
+    items = {span.key: span for span in spans if span.kind == "item"}
+    assert items[f"{prefix}[boom]"].status == "failed"
+    assert items[f"{prefix}[a]"].status == "succeeded"
+    assert set(items) == {f"{prefix}[a]", f"{prefix}[boom]"}
+    (bucket,) = [span for span in spans if span.kind == "task"]
+    assert bucket.status == "failed"
+    assert {span.parent for span in items.values()} == {bucket.uid}

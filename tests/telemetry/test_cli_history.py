@@ -179,7 +179,7 @@ def test_import_of_a_bad_file_is_one_line_and_exit_2(project: Path) -> None:
 def test_import_of_pytest_split_durations(project: Path) -> None:
     Path(".test_durations").write_text(json.dumps({"t.py::a": 1.0, "t.py::b": 2.0}))
     result = forkjoin("import", ".test_durations")
-    assert result.stdout == ".test_durations: 1 new jobs, 2 new spans (pytest-split)\n"
+    assert result.stdout == ".test_durations: 1 new job, 2 new spans (pytest-split)\n"
 
 
 def test_the_command_runs_as_a_real_process(project: Path) -> None:
@@ -203,3 +203,20 @@ def test_the_cli_starts_without_sqlite_or_the_history() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_a_history_of_a_newer_forkjoin_is_one_line_and_exit_2(project: Path) -> None:
+    """Not "running without history", then "no jobs yet": there is one, not ours."""
+    import sqlite3
+
+    path = project / "newer.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA user_version = 99")
+        connection.execute("CREATE TABLE jobs (id INTEGER)")
+    connection.close()
+    result = forkjoin("--history", str(path))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"forkjoin: history at {path} has schema version 99, newer than")
+    assert line.endswith("; nothing to read")

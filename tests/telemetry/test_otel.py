@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,64 @@ def test_with_no_provider_the_spans_go_by_otlp_http_to_the_endpoint(
     path, content_type, body = received[0]
     assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
     assert b"deploy[eu]" in body and b"forkjoin" in body
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: bound, then closed."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_collector_that_is_down_fails_the_export_soon_and_silently(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+    import time
+
+    from forkjoin.errors import ExportFailed
+
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TIMEOUT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", raising=False)
+    level = logging.getLogger("opentelemetry").level
+    began = time.monotonic()
+    with pytest.raises(ExportFailed) as raised:
+        export_spans_to_otel(JOB, SPANS)
+    assert time.monotonic() - began < 4.0  # the SDK alone retries for 10 s
+    assert raised.value.endpoint == f"{endpoint}/v1/traces"
+    assert capfd.readouterr().err == ""  # none of the SDK's logging
+    assert logging.getLogger("opentelemetry").level == level
+
+
+def test_a_run_with_its_collector_down_warns_once_naming_it(tmp_path: Path) -> None:
+    """`forkjoin run` as a real process: the run succeeds, within a few seconds,
+    and stderr has one line about OpenTelemetry."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "forkjoin.yaml").write_text("steps:\n  a: {run: 'true'}\n")
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "forkjoin.cli", "run"],
+        cwd=tmp_path,
+        env={**environ, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - began < 6.0
+    about_otel = [line for line in result.stderr.splitlines() if "OpenTelemetry" in line]
+    assert about_otel == [
+        "forkjoin: could not export spans to OpenTelemetry"
+        f" (the collector at {endpoint}/v1/traces did not take them)"
+    ]
+    assert not [line for line in result.stderr.splitlines() if not line.startswith("forkjoin")]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from test_run import COMMAND, nodes_of, run, write
 
+from forkjoin.telemetry import HistoryEstimator, open_history
+
 HISTORY = [sys.executable, "-m", "forkjoin.cli", "history"]
 
 
@@ -132,3 +134,35 @@ def test_a_history_started_anew_never_mixes_logs_with_the_last(tmp_path: Path) -
     assert logs[1].parent.name == f"{second_summary['job']}-2"
     first_pid, second_pid = (log.read_text().split() for log in logs)
     assert len(first_pid) == len(second_pid) == 1 and first_pid != second_pid
+
+
+def test_a_retried_step_is_its_last_attempt_with_the_failed_ones_under_it(
+    tmp_path: Path,
+) -> None:
+    """flaky (retries: 1): a failed 0.5 s try, then a 0.05 s success. The step's span
+    takes the success's time, which the estimator learns; the try is a failed
+    `attempt` span under it."""
+    write(
+        tmp_path,
+        """
+        steps:
+          flaky:
+            retries: 1
+            run: 'if [ -f ok ]; then sleep 0.05; else touch ok; sleep 0.5; exit 3; fi'
+        """,
+    )
+    result, _ = run(tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = history(tmp_path, "show", "1")
+    assert isinstance(shown, dict)
+    spans = shown["spans"]
+    (step,) = [span for span in spans if span["kind"] == "step"]
+    (attempt,) = [span for span in spans if span["kind"] == "attempt"]
+    assert step["status"] == "succeeded" and step["attributes"]["attempts"] == 2
+    assert step["end"] - step["start"] < 0.45
+    assert attempt["status"] == "failed" and attempt["parent"] == step["uid"]
+    assert attempt["key"] == "flaky" and attempt["attributes"] == {"attempt": 1, "exit_code": 3}
+    assert attempt["end"] - attempt["start"] >= 0.5
+    assert attempt["end"] <= step["start"]
+    with open_history(tmp_path / ".forkjoin" / "history.db") as store:
+        assert HistoryEstimator.from_store(store).estimate("flaky") < 0.45

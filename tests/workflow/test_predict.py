@@ -101,8 +101,25 @@ def test_the_plan_is_within_15_percent_of_the_next_run(tmp_path: Path) -> None:
 def test_plan_reads_no_history_into_being(tmp_path: Path) -> None:
     write(tmp_path, "steps:\n  a: {run: 'true'}\n")
     planned = subprocess.run(PLAN, cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert planned.stdout.startswith("predicted: 1.00 s on 1 worker (0 of 1 steps timed")
+    assert planned.stdout.startswith(
+        "predicted: 1.00 s on 1 worker (no history yet: every step and item weighs 1 s)\n"
+    )
     assert not (tmp_path / ".forkjoin").exists()
+
+
+def test_plan_tells_new_items_of_steps_timed_before(tmp_path: Path) -> None:
+    """each(x, y) ran; then z is added: every step was timed, one item is new."""
+    write(tmp_path, "steps:\n  each: {for_each: [x, y], run: 'true'}\n")
+    first = subprocess.run([*PLAN[:-1], "run"], cwd=tmp_path, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    planned = subprocess.run(PLAN, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert planned.stdout.splitlines()[0].endswith("(every step timed before)")
+    write(tmp_path, "steps:\n  each: {for_each: [x, y, z], run: 'true'}\n")
+    planned = subprocess.run(PLAN, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert planned.stdout.splitlines()[0].endswith(
+        "(every step timed before, 1 new item; the others estimated from like ones,"
+        " else the median of all)"
+    )
 
 
 def test_plan_of_a_bad_file_exits_2_in_one_line(tmp_path: Path) -> None:

@@ -11,12 +11,15 @@ import click
 from forkjoin import __version__
 from forkjoin.cli._history import history_group
 from forkjoin.cli._split import split_command
+from forkjoin.cli._usage import OneLineUsageGroup
 from forkjoin.cli._workflow import graph, plan, run
 
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    "forkjoin", cls=OneLineUsageGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="forkjoin")
 def main() -> None:
     """Run work as a graph, in parallel, and get faster with every run.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from forkjoin.cli._options import HISTORY_PATH, history_option
+from forkjoin.cli._usage import OneLineUsageGroup
 
 if TYPE_CHECKING:
     from forkjoin.telemetry import HistoryStore, Job, Span
@@ -24,7 +25,7 @@ __all__ = ["history_group"]
 _HISTORY_KEY = "forkjoin.history"
 
 
-@click.group("history", invoke_without_command=True)
+@click.group("history", cls=OneLineUsageGroup, invoke_without_command=True)
 @history_option
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as JSON.")
 @click.option(
@@ -127,7 +128,7 @@ def export(context: click.Context, history: Path | None, output: Path) -> None:
                     jobs, spans = export_history(store, file)
             except OSError as error:
                 _fail(f"{output}: cannot write it ({error.strerror})")
-    click.echo(f"exported {jobs} jobs, {spans} spans", err=True)
+    click.echo(f"exported {_counted(jobs, 'job')}, {_counted(spans, 'span')}", err=True)
 
 
 @history_group.command("import")
@@ -149,8 +150,9 @@ def import_(context: click.Context, history: Path | None, files: tuple[Path, ...
     try:
         for file in files:
             imported = import_file(store, file)
+            jobs = _counted(imported.jobs, "new job")
             click.echo(
-                f"{file}: {imported.jobs} new jobs, {imported.spans} new spans ({imported.format})"
+                f"{file}: {jobs}, {_counted(imported.spans, 'new span')} ({imported.format})"
             )
     except HistoryError as error:
         _fail(str(error))
@@ -180,18 +182,30 @@ def _reading(history: Path | None, *, missing: str | None = None) -> Iterator[Hi
     HistoryError inside the block stops the command with its message, exit code 2.
     """
     from forkjoin.errors import HistoryError
-    from forkjoin.telemetry import read_history
+    from forkjoin.telemetry import NullStore, read_history
 
     path = _path(history)
     if missing is not None and not os.path.lexists(path):
         _fail(missing)
-    store = read_history(path)
+    warnings: list[str] = []
+    store = read_history(path, warn=warnings.append)
+    if isinstance(store, NullStore) and os.path.lexists(path) and warnings:
+        # There, but not for us to read (a newer forkjoin's, a folder we cannot
+        # open): what a run would go on without is, for a reading command, the end.
+        _fail(warnings[0].removesuffix("; running without history") + "; nothing to read")
+    for warning in warnings:  # a broken file set aside: the new one is read
+        click.echo(warning, err=True)
     try:
         yield store
     except HistoryError as error:
         _fail(str(error))
     finally:
         store.close()
+
+
+def _counted(count: int, thing: str) -> str:
+    """`1 new job`, `2 new jobs`."""
+    return f"{count} {thing}{'' if count == 1 else 's'}"
 
 
 def _fail(message: str) -> NoReturn:

@@ -140,23 +140,35 @@ def _print_group(
         items, group_count, durations=durations, by="count" if by == "count" else "timings"
     )
     if explain:
-        _explain(groups, group, by=by, known=sum(1 for item in items if item in durations))
+        known = sum(1 for item in items if item in durations)
+        _explain(groups, group, by=by, known=known, durations=len(durations))
     chosen = groups[group - 1].ids
     if chosen:
         click.echo("\n".join(chosen))
 
 
-def _explain(groups: Sequence[Group], chosen: int, *, by: str, known: int) -> None:
-    """Each group's expected seconds and items on stderr, the chosen one marked."""
+def _explain(groups: Sequence[Group], chosen: int, *, by: str, known: int, durations: int) -> None:
+    """Each group's expected seconds and items on stderr, the chosen one marked.
+
+    `known` items have a duration of their own among the `durations` read; the
+    others were estimated from those (a file or class as the sum of its tests, else
+    from like items, else the mean), or all count the same when none were read.
+    """
     items = sum(len(group.ids) for group in groups)
-    click.echo(
-        f"{items} items, {known} with a known duration, in {len(groups)} groups by {by}"
-        + ("" if known else ": no durations, so every item counts the same"),
-        err=True,
-    )
+    estimated = items - known
+    header = f"{items} items, {known} with a known duration"
+    if durations and estimated:
+        header += (
+            f", {estimated} estimated from the {durations} known"
+            " (a file as the sum of its tests, else like items or the mean)"
+        )
+    header += f", in {len(groups)} groups by {by}"
+    if not durations:
+        header += ": no durations, so every item counts the same"
+    click.echo(header, err=True)
     width = len(str(len(groups)))
     for number, group in enumerate(groups, 1):
-        seconds = f"{group.expected_seconds:10.3f} s  " if known else ""
+        seconds = f"{group.expected_seconds:10.3f} s  " if durations else ""
         click.echo(
             f"{'>' if number == chosen else ' '} group {number:>{width}}: {seconds}"
             f"{len(group.ids)} item{'' if len(group.ids) == 1 else 's'} "

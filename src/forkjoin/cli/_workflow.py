@@ -300,7 +300,10 @@ def plan(
         report["by_workers"] = _by_workers(workflow, estimator, predict)
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(_plan_text(prediction, _by_workers(workflow, estimator, predict)), nl=False)
+    text = _plan_text(
+        prediction, _by_workers(workflow, estimator, predict), history=bool(estimator.known())
+    )
+    click.echo(text, nl=False)
 
 
 def _by_workers(workflow: Workflow, estimator: Any, predict: Any) -> dict[str, float]:
@@ -308,13 +311,10 @@ def _by_workers(workflow: Workflow, estimator: Any, predict: Any) -> dict[str, f
     return {str(n): round(predict(workflow, estimator, n).seconds, 3) for n in (1, 2, 4, 8, 16)}
 
 
-def _plan_text(prediction: Prediction, by_workers: dict[str, float]) -> str:
-    known, steps = len(prediction.known), len(prediction.estimates)
-    timed = "every step timed before" if known == steps else f"{known} of {steps} steps timed"
+def _plan_text(prediction: Prediction, by_workers: dict[str, float], *, history: bool) -> str:
     lines = [
         f"predicted: {prediction.seconds:.2f} s on {prediction.workers} "
-        f"worker{'s' if prediction.workers > 1 else ''} ({timed}"
-        f"{'' if known == steps else '; the others estimated from like steps'})",
+        f"worker{'s' if prediction.workers > 1 else ''} ({_basis(prediction, history=history)})",
         f"critical path: {' -> '.join(prediction.critical_path)}"
         f" ({prediction.critical_path_seconds:.2f} s)",
         "workers: " + ", ".join(f"{n}: {seconds:.2f} s" for n, seconds in by_workers.items()),
@@ -328,6 +328,20 @@ def _plan_text(prediction: Prediction, by_workers: dict[str, float]) -> str:
             if placed.slot == slot
         ]
     return "\n".join(lines) + "\n"
+
+
+def _basis(prediction: Prediction, *, history: bool) -> str:
+    """What the prediction stands on: `3 of 5 steps timed, 2 new items; ...`."""
+    if not history:
+        return "no history yet: every step and item weighs 1 s"
+    known, steps = len(prediction.known), len(prediction.estimates)
+    new = len(prediction.new_items)
+    basis = "every step timed before" if known == steps else f"{known} of {steps} steps timed"
+    if new:
+        basis += f", {new} new item{'' if new == 1 else 's'}"
+    if known < steps or new:
+        basis += "; the others estimated from like ones, else the median of all"
+    return basis
 
 
 def _item_labels(workflow: Workflow) -> dict[str, str]:

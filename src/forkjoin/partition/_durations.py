@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 from forkjoin.errors import DurationsError
 
-__all__ = ["read_durations"]
+__all__ = ["junit_test_id", "read_durations"]
 
 _JUNIT_ROOTS = ("testsuites", "testsuite")
 
@@ -21,9 +21,9 @@ def read_durations(path: str | os.PathLike[str]) -> dict[str, float]:
     The format is told by the content, not the name: a file starting with `<` is
     JUnit XML, anything else JSON. JSON is an object of id to seconds (or the older
     pytest-split list of `[id, seconds]` pairs). JUnit gives each `testcase` the id
-    `file::Class::name` when it has a `file` attribute, as pytest names it, else
-    `classname.name`; a test case without a usable `time` is left out, and a repeated
-    one (a rerun) keeps its last time. Raises DurationsError, naming the file and the
+    `junit_test_id` makes (pytest's node id when it can be told); a test case
+    without a usable `time` is left out, and a repeated one (a rerun) keeps its
+    last time. Raises DurationsError, naming the file and the
     line when known, if the content is malformed, and OSError if it cannot be read.
     """
     name = os.fspath(path)
@@ -79,7 +79,7 @@ def _read_junit(content: bytes, path: str) -> dict[str, float]:
         seconds = _seconds(case.get("time"))
         if name is None or seconds is None:
             continue
-        durations[_junit_id(case.get("file"), case.get("classname") or "", name)] = seconds
+        durations[junit_test_id(case.get("classname") or "", name, case.get("file"))] = seconds
     return durations
 
 
@@ -92,16 +92,36 @@ def _seconds(text: str | None) -> float | None:
     return seconds if 0 <= seconds < math.inf else None
 
 
-def _junit_id(file: str | None, classname: str, name: str) -> str:
-    """pytest's node id `path/test_a.py::Class::name` when the file is known."""
+def junit_test_id(classname: str, name: str, file: str | None = None) -> str:
+    """The id of a JUnit `testcase`: pytest's node id whenever it can be told.
+
+    With `file` (pytest's xunit1), the module part is taken off `classname` and the
+    rest is the class path: `tests/test_a.py::TestX::name`. Without it (xunit2,
+    pytest's default), the module is the dotted path up to the last part named as
+    pytest finds test files (`test_*` or `*_test`): `tests.test_a.TestX` gives the
+    same `tests/test_a.py::TestX::name`. Any other runner's case is
+    `classname::name` (or `file::classname::name`), which both estimators split
+    into families at the `::`. `forkjoin history import` keys its spans by this
+    too, so a history and a durations file know the same tests.
+    """
     if not file:
-        return f"{classname}.{name}" if classname else name
+        parts = classname.split(".") if classname else []
+        modules = [index for index, part in enumerate(parts) if _is_test_module(part)]
+        if not modules:
+            return f"{classname}::{name}" if classname else name
+        end = modules[-1] + 1
+        return "::".join(["/".join(parts[:end]) + ".py", *parts[end:], name])
     file = file.replace("\\", "/")
     module = file.removesuffix(".py").replace("/", ".")
-    if classname == module:
+    if classname == module or not classname:
         classes = []
     elif classname.startswith(module + "."):
         classes = classname[len(module) + 1 :].split(".")
     else:  # not pytest's naming (jest, say): keep the class name whole
-        classes = [classname] if classname else []
+        classes = [classname]
     return "::".join([file, *classes, name])
+
+
+def _is_test_module(part: str) -> bool:
+    # pytest's default `python_files`: test_*.py and *_test.py.
+    return part.startswith("test_") or part.endswith("_test")

@@ -15,8 +15,9 @@ A call cuts the `over` list into as many buckets as the session runs tasks at on
 balanced by each item's recorded time (`forkjoin.partition`), runs one task per bucket,
 and merges: the buckets' lists put back in item order, or `merge(results)`. Failures
 are raised together, as an ExceptionGroup. Each `item_span` becomes a span in the
-session's history, keyed `function[item]`, so the next split knows every item's time
-however the items were batched.
+session's history, keyed `function[item]` under its bucket's task span, so the next
+split knows every item's time however the items were batched; a failed bucket keeps
+the items it timed, the failing one `failed`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import functools
 import inspect
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from itertools import product
 from pathlib import Path
@@ -47,6 +48,8 @@ T = TypeVar("T")
 _timings: ContextVar[list[tuple[str, float, float, str]] | None] = ContextVar(
     "forkjoin_item_timings", default=None
 )
+# Where a failed bucket's error carries the items it timed back to the caller.
+_TIMINGS_OF_ERROR = "_forkjoin_item_timings"
 
 
 @contextmanager
@@ -155,6 +158,9 @@ def _run_buckets(
         durations = {i: estimator.estimate(key) for i, key in keys.items() if knows(key)}
     count = buckets or session.engine.max_concurrency
     positions = partition(range(len(items)), count, key=ids.__getitem__, durations=durations)
+    recording = getattr(session, "recording", None)
+    if recording is not None:
+        recording.keep_span_of(_bucket)  # the parent of its item spans
     tasks: list[tuple[list[int], Task]] = []
     for bucket in positions:
         if not bucket:
@@ -193,26 +199,45 @@ def _run_buckets(
 def _bucket(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, list[tuple[str, float, float, str]]]:
-    """Run one bucket; its result and the item spans it timed (they travel back with
-    it, so they survive a process executor)."""
+    """Run one bucket; its result and the item spans it timed.
+
+    The timings travel back with the result, or on the error when the bucket fails
+    (an exception's attributes are pickled with it), so they survive a process
+    executor, and a failure keeps the items timed before it and the one that failed.
+    """
     timings: list[tuple[str, float, float, str]] = []
     token = _timings.set(timings)
     try:
         return fn(*args, **kwargs), timings
+    except BaseException as error:
+        with suppress(AttributeError, TypeError):  # an error that takes no attributes
+            setattr(error, _TIMINGS_OF_ERROR, timings)
+        raise
     finally:
         _timings.reset(token)
 
 
 def _record_item_spans(session: Any, prefix: str, tasks: list[Task]) -> None:
     recording = getattr(session, "recording", None)
-    if recording is None:
-        return
     for task in tasks:
-        if task.exception() is not None:
+        error = task.exception()
+        if error is None:
+            timings = task.result()[1]
+        else:
+            timings = getattr(error, _TIMINGS_OF_ERROR, ())
+            with suppress(AttributeError):  # the user's error, as it was raised
+                delattr(error, _TIMINGS_OF_ERROR)
+        if recording is None:
             continue
-        for item, start, end, status in task.result()[1]:
+        parent = recording.span_of(task)
+        for item, start, end, status in timings:
             recording.recorder.record(
-                f"{prefix}[{item}]", kind="item", status=status, start=start, end=end
+                f"{prefix}[{item}]",
+                kind="item",
+                status=status,
+                start=start,
+                end=end,
+                parent=parent,
             )
 
 

@@ -119,6 +119,8 @@ class Session:
         task = Task(fn, args, kwargs or None, options, needs_resolving=bool(needs), pool=pool)
         if self.engine.estimator is not None:
             task.rank = self.engine.estimate(task.name)
+        if self.recording is not None:
+            self.recording.spawned((task,))
         self.engine.add(task, needs)
         return task
 
@@ -126,6 +128,8 @@ class Session:
         """Add prepared tasks under one lock hold, each after the nodes it needs."""
         if self._closed:
             raise RuntimeError("this session is closed: spawn inside its `with` block")
+        if self.recording is not None:
+            self.recording.spawned([task for task, _ in tasks])
         self.engine.add_all(tasks)
 
     def __enter__(self) -> Session:

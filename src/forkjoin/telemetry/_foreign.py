@@ -6,9 +6,9 @@ import hashlib
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import PurePosixPath
 
 from forkjoin.errors import HistoryError
+from forkjoin.partition import junit_test_id
 from forkjoin.telemetry._values import Job, Span, day_of
 
 __all__ = ["Record", "read_junit", "read_pytest_split"]
@@ -71,11 +71,11 @@ def read_pytest_split(
 def read_junit(content: bytes, *, path: str, modified_at: float) -> Record:
     """A JUnit XML report as one job of kind "tests": a span per suite, one per test case.
 
-    A case's key is `file::Class::name` when it has a `file` attribute (pytest's
-    xunit1), else `classname::name`. It failed if it holds <failure> or <error>,
-    was skipped if it holds <skipped>. Suites start at their `timestamp`, else
-    `modified_at`, and their cases are laid end to end. Raises HistoryError for
-    XML that is not well formed or not JUnit.
+    A case's key is `forkjoin.partition.junit_test_id`'s: pytest's node id when it
+    can be told, as `forkjoin split --durations` reads the report. It failed if it
+    holds <failure> or <error>, was skipped if it holds <skipped>. Suites start at
+    their `timestamp`, else `modified_at`, and their cases are laid end to end.
+    Raises HistoryError for XML that is not well formed or not JUnit.
     """
     try:
         root = ElementTree.fromstring(content)
@@ -143,21 +143,9 @@ def read_junit(content: bytes, *, path: str, modified_at: float) -> Record:
 
 
 def _node_id(case: ElementTree.Element) -> str:
-    name = case.get("name", "")
-    classname = case.get("classname", "")
-    file = case.get("file")
-    if not file:
-        return f"{classname}::{name}" if classname else name
-    # pytest writes classname as the dotted module, then the classes: with the file
-    # known, what follows the module is the class path (none for a plain function).
-    module = ".".join(PurePosixPath(file.replace("\\", "/")).with_suffix("").parts)
-    if classname == module or not classname:
-        classes = ""
-    elif classname.startswith(module + "."):
-        classes = classname[len(module) + 1 :].replace(".", "::")
-    else:
-        classes = classname.rpartition(".")[2]
-    return f"{file}::{classes}::{name}" if classes else f"{file}::{name}"
+    # The same id `forkjoin split --durations` gives the case, so a history made
+    # by importing a report knows what the report itself would.
+    return junit_test_id(case.get("classname", ""), case.get("name", ""), case.get("file"))
 
 
 def _outcome(case: ElementTree.Element) -> tuple[str, dict[str, object]]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
+from forkjoin.errors import ExportFailed
 from forkjoin.telemetry._values import Job, Span
 
 if TYPE_CHECKING:
@@ -15,6 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["export_spans_to_otel", "otel_enabled"]
 
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_TIMEOUTS = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+# How long our own exporter tries, unless the user set a timeout: the SDK's default
+# of 10 s, spent retrying a collector that is down, is 10 s added to every run.
+DEFAULT_TIMEOUT = 2.0
 
 
 def otel_enabled(environ: Mapping[str, str]) -> bool:
@@ -32,13 +40,28 @@ def export_spans_to_otel(
     Each keeps its recorded start and end and its parent (a span whose parent is
     not among `spans` hangs from the job's). Without `tracer_provider`, an SDK
     provider exporting by OTLP over HTTP is made from the standard OTEL_*
-    variables, and shut down (so flushed) before returning. Raises ImportError
-    when OpenTelemetry is not installed (the `otel` extra).
+    variables, and shut down (so flushed) before returning: it tries for
+    OTEL_EXPORTER_OTLP_TIMEOUT seconds if set, else `DEFAULT_TIMEOUT`, with the SDK's
+    own logging silenced, and raises ExportFailed naming the endpoint when the
+    collector did not take the spans. Raises ImportError when OpenTelemetry is not
+    installed (the `otel` extra).
     """
+    if tracer_provider is not None:
+        _emit(job, spans, tracer_provider)
+        if hasattr(tracer_provider, "force_flush"):
+            tracer_provider.force_flush()
+        return
+    with _sdk_silenced():
+        provider, failures = _otlp_provider()
+        _emit(job, spans, provider)
+        provider.shutdown()  # type: ignore[attr-defined]
+    if failures:
+        raise ExportFailed(_endpoint(os.environ))
+
+
+def _emit(job: Job, spans: Sequence[Span], provider: TracerProvider) -> None:
     from opentelemetry import trace
 
-    own_provider = tracer_provider is None
-    provider = _otlp_provider() if tracer_provider is None else tracer_provider
     tracer = provider.get_tracer("forkjoin.telemetry")
     root = tracer.start_span(
         f"{job.kind} {job.what}".strip(),
@@ -78,27 +101,69 @@ def export_spans_to_otel(
         else max((span.end for span in spans), default=job.started_at)
     )
     root.end(end_time=_nanoseconds(finished))
-    if own_provider:
-        provider.shutdown()  # type: ignore[attr-defined]
-    elif hasattr(provider, "force_flush"):
-        provider.force_flush()
 
 
-def _otlp_provider() -> TracerProvider:
-    import os
-
+def _otlp_provider() -> tuple[TracerProvider, list[object]]:
+    """An SDK provider exporting by OTLP over HTTP, and the list its failed exports
+    are put in (the SDK only logs them)."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
 
+    failures: list[object] = []
+    # None lets the SDK read the user's OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT itself.
+    chosen = any(os.environ.get(name, "").strip() for name in _TIMEOUTS)
+    otlp = OTLPSpanExporter(timeout=None if chosen else DEFAULT_TIMEOUT)
+
+    class Watched(SpanExporter):
+        """The OTLP exporter, keeping what it failed to send."""
+
+        def export(self, spans: Any) -> SpanExportResult:
+            result = otlp.export(spans)
+            if result != SpanExportResult.SUCCESS:
+                failures.append(result)
+            return result
+
+        def shutdown(self) -> None:
+            otlp.shutdown()  # type: ignore[no-untyped-call]
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return otlp.force_flush(timeout_millis)
+
+    exporter = Watched()
     # OTEL_SERVICE_NAME, when set, names the service; forkjoin only fills the gap.
     named = "OTEL_SERVICE_NAME" in os.environ
     provider = SdkTracerProvider(
         resource=Resource.create({} if named else {"service.name": "forkjoin"})
     )
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    return provider
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider, failures
+
+
+def _endpoint(environ: Mapping[str, str]) -> str:
+    """Where the spans were sent: the traces endpoint, or the base one's /v1/traces."""
+    traces = environ.get(_ENDPOINTS[0], "").strip()
+    if traces:
+        return traces
+    return environ.get(_ENDPOINTS[1], "").strip().rstrip("/") + "/v1/traces"
+
+
+@contextmanager
+def _sdk_silenced() -> Iterator[None]:
+    """The SDK's loggers say nothing meanwhile: a collector that is down is our one
+    warning line, not its retries and tracebacks."""
+    logger = logging.getLogger("opentelemetry")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _depth(span: Span, by_uid: Mapping[str, Span]) -> int:

@@ -39,6 +39,7 @@ class Prediction:
     estimates: dict[str, float]  # per step
     known: frozenset[str]  # the steps the history has seen
     timeline: tuple[Placed, ...]  # by start
+    new_items: tuple[str, ...] = ()  # the for_each items the history has not seen
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -74,6 +75,7 @@ def predict(workflow: Workflow, estimator: Estimator, workers: int) -> Predictio
     ids: dict[Node, str] = {}
     ends: dict[str, list[Node]] = {}  # what a step's dependents wait for
     adders: set[Node] = set()  # steps that only add their items: not in the timeline
+    labels: list[str] = []  # every item's
     for step_id in graph.topological_order():
         step = workflow.steps[step_id]
         options, has_items = step_options(step)
@@ -91,6 +93,7 @@ def predict(workflow: Workflow, estimator: Estimator, workers: int) -> Predictio
             ends[step_id] = []
             for item in items:
                 label = item_label(step, item)
+                labels.append(label)
                 child = Node(
                     _nothing, options=Options(name=label, priority=step.priority), pool=shared
                 )
@@ -121,6 +124,7 @@ def predict(workflow: Workflow, estimator: Estimator, workers: int) -> Predictio
             for placed in schedule
             if placed.node not in adders
         ),
+        new_items=tuple(label for label in labels if knows is None or not knows(label)),
     )
 
 

@@ -393,12 +393,17 @@ class Run:
 
     def node_started(self, node: Node) -> None:
         record = self._by_node.get(node)
+        if record is not None and self.history is not None:
+            self.history.attempt_started(record)
         if record is not None and record.started_at is None:
             record.started_at = time.time()
             if self.status is not None:
                 self.status.started(record)
 
     def node_retried(self, node: Node, error: BaseException) -> None:
+        record = self._by_node.get(node)
+        if record is not None and self.history is not None:
+            self.history.attempt_failed(record)
         if isinstance(error, TaskTimeout):
             self._stop_processes_of(node)
 
