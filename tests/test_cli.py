@@ -314,3 +314,29 @@ def test_a_usage_error_of_the_real_command_is_one_line() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == "forkjoin run: no such option '--bogus' (see forkjoin run --help)\n"
+
+
+def test_a_ctrl_c_while_the_command_starts_exits_130_once_it_can() -> None:
+    """A SIGINT before any command runs (during the imports, say) is held, and the
+    group answers it with 130 before the command; without one, Python's handler is
+    back for the command."""
+    script = (
+        "import os, signal\n"
+        "from forkjoin.cli import _startup\n"
+        "_startup.install()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "import json  # an import the signal lands in, as at start-up\n"
+        "print('still here', flush=True)\n"
+        "_startup.hand_back()\n"
+        "print('not reached')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (130, "still here\n", "")
+    quiet = (
+        "import signal\n"
+        "from forkjoin.cli import _startup\n"
+        "_startup.install()\n"
+        "_startup.hand_back()\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+    )
+    assert subprocess.run([sys.executable, "-c", quiet]).returncode == 0

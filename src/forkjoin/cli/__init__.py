@@ -6,13 +6,17 @@ command imports what it needs when it runs. One module per family of commands.
 
 from __future__ import annotations
 
-import click
+from forkjoin.cli import _startup
 
-from forkjoin import __version__
-from forkjoin.cli._history import history_group
-from forkjoin.cli._split import split_command
-from forkjoin.cli._usage import OneLineUsageGroup
-from forkjoin.cli._workflow import graph, plan, run
+_startup.install()  # first of all: a Ctrl-C while the imports below run exits 130
+
+import click  # noqa: E402
+
+from forkjoin import __version__  # noqa: E402
+from forkjoin.cli._history import history_group  # noqa: E402
+from forkjoin.cli._split import split_command  # noqa: E402
+from forkjoin.cli._usage import OneLineUsageGroup  # noqa: E402
+from forkjoin.cli._workflow import graph, plan, run  # noqa: E402
 
 __all__ = ["main"]
 

@@ -7,6 +7,8 @@ from typing import Any, NoReturn
 import click
 from click.exceptions import NoArgsIsHelpError
 
+from forkjoin.cli import _startup
+
 __all__ = ["OneLineUsageGroup"]
 
 
@@ -34,6 +36,7 @@ class OneLineUsageGroup(click.Group):
             _one_line(error, None)
 
     def invoke(self, ctx: click.Context) -> Any:
+        _startup.hand_back()  # the command may be interrupted as Python does
         try:
             return super().invoke(ctx)
         except click.UsageError as error:
