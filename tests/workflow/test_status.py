@@ -116,6 +116,35 @@ def test_a_real_terminal_shows_running_steps_with_their_time(tmp_path: Path) -> 
     assert "forkjoin: 2 succeeded in " in seen
 
 
+def test_the_live_counts_are_of_steps_while_items_are_listed(tmp_path: Path) -> None:
+    """each(4 items, 2 at once, 0.8 s) -> after    at -j4: while the items run, one step
+    runs and one waits; the running items are each listed."""
+    write(
+        tmp_path,
+        """
+        max_concurrency: 4
+        steps:
+          each: {for_each: [a, b, c, d], parallelism: 2, run: 'sleep 0.8'}
+          after: {needs: [each], run: 'true'}
+        """,
+    )
+    parent, child = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "FORKJOIN_MAX_CONCURRENCY")}
+    environ.update(TERM="xterm-256color", COLUMNS="100")
+    process = subprocess.Popen(
+        COMMAND, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=environ
+    )
+    os.close(child)
+    try:
+        seen = _read_terminal(parent, process, timeout=30).decode(errors="replace")
+        assert process.wait(timeout=30) == 0, seen
+    finally:
+        os.close(parent)
+    assert "done 0/2  running 1  pending 1" in seen, seen
+    assert "each/a  " in seen and "each/b  " in seen
+    assert "running 2" not in seen and "running 3" not in seen
+
+
 def test_quiet_output_shows_only_what_did_not_succeed(tmp_path: Path) -> None:
     """a ; b(fails)"""
     write(tmp_path, "failure_mode: keep_going\nsteps:\n  a: {run: 'true'}\n  b: {run: 'exit 1'}\n")

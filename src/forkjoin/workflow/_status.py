@@ -126,6 +126,7 @@ class LiveStatus(PlainStatus):
         super().__init__(total_steps, stream, only_failures=only_failures)
         self.console: Console = Console(file=self.stream, highlight=False)
         self._running: dict[str, float] = {}  # label -> when it started (monotonic)
+        self._running_steps: set[str] = set()  # the counts are of steps, items aside
         self._lock = threading.Lock()  # the display reads _running from its own thread
         self._live = Live(
             get_renderable=self._render,
@@ -157,13 +158,16 @@ class LiveStatus(PlainStatus):
         pass
 
     def started(self, record: Record) -> None:
-        if record.items is None and not _has_items(record):
-            with self._lock:
+        with self._lock:
+            if record.index is None:
+                self._running_steps.add(record.id)
+            if not _has_items(record):  # a step with items shows its items instead
                 self._running[record.label] = time.monotonic()
 
     def finished(self, record: Record) -> None:
         with self._lock:
             self._running.pop(record.label, None)
+            self._running_steps.discard(record.id)
         super().finished(record)
 
     def _print(self, line: str) -> None:
@@ -182,10 +186,11 @@ class LiveStatus(PlainStatus):
         now = time.monotonic()
         with self._lock:
             running = sorted(self._running.items(), key=lambda pair: pair[1])
+            running_steps = len(self._running_steps)
         done = sum(self.counts.values())
-        pending = max(self.total_steps - done - len(running), 0)
+        pending = max(self.total_steps - done - running_steps, 0)
         failed = self.counts["failed"]
-        header = Text(f"done {done}/{self.total_steps}  running {len(running)}  pending {pending}")
+        header = Text(f"done {done}/{self.total_steps}  running {running_steps}  pending {pending}")
         if failed:
             header.append(f"  failed {failed}", style="bold red")
         lines: list[Any] = [header]
