@@ -462,6 +462,13 @@ MISTAKES = {
         "step's `env` (declare it under `env:`, or write $HOME to read the process "
         "environment)",
     ),
+    "an output of a step with items": (
+        "steps:\n  each: {for_each: [a, b], run: x}\n"
+        "  b: {needs: [each], run: 'echo ${{ steps.each.outputs.out }}'}\n",
+        "forkjoin.yaml:3:33: step `b` reads an output of `each`, which runs once per item "
+        "and has no outputs of its own (write the value from a step without items, which "
+        "both can need)",
+    ),
     "an output of a step not needed, in a block of lines": (
         "steps:\n  version: {run: x}\n  a:\n    run: |\n      make\n"
         "      echo ${{ steps.version.outputs.value }}\n",

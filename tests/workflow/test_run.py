@@ -555,6 +555,38 @@ def test_a_closed_terminal_stops_the_run_and_leaves_no_process(tmp_path: Path) -
     assert json.loads(summary_path.read_text())["status"] == "interrupted"
 
 
+def test_a_process_that_left_its_group_is_ended_on_ctrl_c_too(tmp_path: Path) -> None:
+    """a starts a sleeper in a session of its own (out of reach of its group's signal),
+    then waits; after Ctrl-C neither is left."""
+    write(
+        tmp_path,
+        """
+        steps:
+          a: {run: "setsid sh -c 'echo $$ > escaped.pid; exec sleep 30' & sleep 30"}
+        """,
+    )
+    process = subprocess.Popen(
+        [*COMMAND, "--grace", "0.5"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "escaped.pid").exists():
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+    escaped = int((tmp_path / "escaped.pid").read_text())
+    assert _alive_in_group(escaped)  # it leads a group of its own
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 130, stderr
+    deadline = time.monotonic() + 3
+    while _alive_in_group(escaped) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive_in_group(escaped)
+
+
 def test_sigint_stops_the_items_of_a_step(tmp_path: Path) -> None:
     write(
         tmp_path,

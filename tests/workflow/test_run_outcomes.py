@@ -99,3 +99,25 @@ def test_a_plan_read_by_a_closed_pipe_ends_quietly(tmp_path) -> None:
     )
     assert result.stdout.startswith("dry run: 2000 steps")
     assert result.stderr == ""
+
+
+def test_a_missing_cwd_fails_its_step_with_a_plain_reason(tmp_path) -> None:
+    """make (makes out/) -> inside (cwd: out) ; lost (cwd: nowhere)"""
+    write(
+        tmp_path,
+        """
+        failure_mode: keep_going
+        steps:
+          make: {run: mkdir out}
+          inside: {needs: [make], cwd: out, run: pwd}
+          lost: {cwd: nowhere, run: pwd}
+        """,
+    )
+    result, summary = run(tmp_path)
+    nodes = nodes_of(summary)
+    assert nodes["inside"]["status"] == "succeeded"
+    assert (
+        nodes["lost"]["error"]
+        == f"`lost` cannot start: its cwd {tmp_path / 'nowhere'} is not a folder"
+    )
+    assert "PosixPath" not in result.stderr

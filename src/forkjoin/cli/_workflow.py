@@ -187,7 +187,14 @@ def _run(
     import json
 
     from forkjoin.telemetry import history_path, open_history
-    from forkjoin.workflow import Run, choose_concurrency, choose_status, load, make_launcher
+    from forkjoin.workflow import (
+        Run,
+        adopt_orphans,
+        choose_concurrency,
+        choose_status,
+        load,
+        make_launcher,
+    )
 
     try:
         workflow = load(path)
@@ -227,6 +234,10 @@ def _run(
         output=output,
         status=status,
         launcher=launcher,
+        # A process that leaves its step's group (`setsid`) becomes ours when its
+        # parent ends, so that an interrupted run leaves none behind; a finished run
+        # leaves its steps' daemons be, as make does.
+        adopting=adopt_orphans(),
     )
     # Opened once the file is known good: a bad file records no job.
     with open_history(history_path(history, Path.cwd())) as store, status:

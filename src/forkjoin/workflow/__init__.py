@@ -17,6 +17,7 @@ WorkflowError that names the file, the line, the column and the fix.
 from forkjoin.errors import StepFailed
 from forkjoin.workflow._launch import LAUNCHERS, Launcher, LocalLauncher, make_launcher
 from forkjoin.workflow._load import load, loads
+from forkjoin.workflow._orphans import adopt_orphans, end_adopted
 from forkjoin.workflow._predict import Placed, Prediction, predict
 from forkjoin.workflow._run import Run, choose_concurrency, new_job_id
 from forkjoin.workflow._spec import (
@@ -49,8 +50,10 @@ __all__ = [
     "Status",
     "StepFailed",
     "Workflow",
+    "adopt_orphans",
     "choose_concurrency",
     "choose_status",
+    "end_adopted",
     "load",
     "loads",
     "make_launcher",

@@ -98,6 +98,8 @@ class _RunSide(Protocol):
 class RemoteProcess:
     """The stand-in, here, of a step's command running on a worker of `cluster`."""
 
+    pid = None  # no process of this machine
+
     def __init__(self, future: Any, mailbox: _RunSide, output_path: Path, cluster: str) -> None:
         self.cluster = cluster
         self.future = future

@@ -173,6 +173,16 @@ def _check_graph(
         ) from error
     upstream: dict[str, set[str]] = {}
     for use in uses:
+        source = workflow.steps[use.source]
+        if source.for_each is not None or source.matrix is not None:
+            raise WorkflowError(
+                f"step `{use.step}` reads an output of `{use.source}`, which runs once per "
+                "item and has no outputs of its own",
+                path=workflow.path,
+                line=use.line,
+                column=use.column,
+                hint="write the value from a step without items, which both can need",
+            )
         if use.step not in upstream:
             upstream[use.step] = set(graph.select([use.step]))
         if use.source not in upstream[use.step]:

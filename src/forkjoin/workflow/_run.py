@@ -44,6 +44,7 @@ from forkjoin.workflow._history import RunHistory
 from forkjoin.workflow._inputs import Inputs
 from forkjoin.workflow._launch import Launcher, LocalLauncher
 from forkjoin.workflow._nodes import item_label, item_pool, step_options
+from forkjoin.workflow._orphans import end_adopted
 from forkjoin.workflow._shell import StepProcess, Terminal, kill_group_later, read_lines
 from forkjoin.workflow._spec import FailureMode, Workflow
 from forkjoin.workflow._status import Status
@@ -96,8 +97,12 @@ class Run:
         output: str | None = None,
         status: Status | None = None,
         launcher: Launcher | None = None,
+        adopting: bool = False,
     ) -> None:
         self.workflow = workflow
+        # This process adopts the orphans of its steps (`adopt_orphans`): an interrupted
+        # run ends those too, whatever group they moved to.
+        self.adopting = adopting
         self.launcher = launcher or LocalLauncher()
         self.max_concurrency = max_concurrency
         self.grace = grace
@@ -201,6 +206,10 @@ class Run:
             remaining = [*self._processes, *self._interrupted_processes]
         for process in remaining:  # grandchildren too, in the group
             process.signal(signal.SIGKILL)
+        if self.interrupted and self.adopting:
+            # Those that left their group, which may hold a step's pipe open; the
+            # steps' own processes are reaped by their readers.
+            end_adopted(keep={process.pid for process in remaining if process.pid is not None})
         self._wait_for_processes(time.monotonic() + 5.0)
         self.finished_at = time.time()
         self.engine.close()
@@ -274,7 +283,11 @@ class Run:
             try:
                 process = self.launcher.start(command, cwd=cwd, env=env, output_path=output_path)
             except OSError as error:
-                raise StepFailed(f"cannot start: {error}") from error
+                if not cwd.is_dir():  # a folder an earlier step was to make, perhaps
+                    raise StepFailed(
+                        f"`{record.id}` cannot start: its cwd {cwd} is not a folder"
+                    ) from error
+                raise StepFailed(f"`{record.id}` cannot start: {error}") from error
             self._register(process, node, attempt)
             alarm = (
                 None

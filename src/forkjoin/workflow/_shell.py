@@ -217,6 +217,11 @@ def _spawn(arguments: list[str], env: Mapping[bytes, bytes]) -> _Spawned:
 class StepProcess(Protocol):
     """A running command of a step, wherever it runs."""
 
+    @property
+    def pid(self) -> int | None:
+        """The id of its process when it runs on this machine."""
+        ...
+
     def lines(self) -> Iterator[bytes]:
         """Its output, stdout and stderr merged, line by line, until every holder of
         its pipe is gone."""
@@ -243,6 +248,10 @@ class LocalProcess:
     def __init__(self, popen: Started, output_path: Path) -> None:
         self.popen = popen
         self.output_path = output_path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
     def lines(self) -> Iterator[bytes]:
         assert self.popen.stdout is not None
