@@ -296,6 +296,25 @@ MISTAKES = {
         "forkjoin.yaml:2:29: ${{ matrix.os }} is set only in matrix steps, and step `a` is "
         "not one (add `matrix:` to step `a`)",
     ),
+    "a reference in a quoted here-document, which expands nothing": (
+        "steps:\n  a:\n    for_each: [x]\n    run: |\n      cat <<'EOF'\n      ${{ item }}\n"
+        "      EOF\n",
+        "forkjoin.yaml:6:7: ${{ item }} stands where the shell expands nothing: in a quoted "
+        "here-document (<<'EOF') (write the delimiter unquoted (<<EOF) so the value is put "
+        "in, and `\\$` for a literal $ in the text)",
+    ),
+    "a reference in a here-document quoted by a backslash, tabs stripped": (
+        'steps:\n  a:\n    for_each: [x]\n    run: "cat <<-\\\\EOF\\n\\tok ${{ item }}\\n\\tEOF"\n',
+        "forkjoin.yaml:4:30: ${{ item }} stands where the shell expands nothing: in a quoted "
+        "here-document (<<'EOF') (write the delimiter unquoted (<<EOF) so the value is put "
+        "in, and `\\$` for a literal $ in the text)",
+    ),
+    "a reference after an escaping backslash": (
+        "steps:\n  a: {for_each: [x], run: 'echo \"\\${{ item }}\"'}\n",
+        "forkjoin.yaml:2:35: ${{ item }} follows a `\\`, which would escape the $ forkjoin "
+        "puts in its place (remove the `\\`: a value is never read as shell code, so it "
+        "needs no escape)",
+    ),
     "a bad duration": (
         "steps:\n  a: {run: x, timeout: 10 min}\n",
         "forkjoin.yaml:2:24: `10 min` is not a duration (a number of seconds, or a duration "

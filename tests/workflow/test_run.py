@@ -339,6 +339,40 @@ def test_an_interpolated_value_stays_data(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [value, f"in double: {value}", f"in single: {value}"]
 
 
+def test_a_value_comes_out_whole_after_a_comment_in_a_here_document_and_in_arithmetic(
+    tmp_path: Path,
+) -> None:
+    """An apostrophe in a comment opens no quote; a here-document's body and `$(( ))`
+    get the value bare; a value that is not a number never reaches `$(( ))`."""
+    write(
+        tmp_path,
+        """
+        env: {V: "it's  *"}
+        steps:
+          values:
+            for_each: [7, "7; touch PWNED"]
+            on_failure: continue
+            run: |
+              # don't stop here
+              echo "v=[${{ env.V }}]" '[${{ item }}]'
+              cat <<EOF
+              body: ${{ env.V }}
+              EOF
+              echo "sum: $(( ${{ item }} + 1 ))"
+        """,
+    )
+    result, summary = run(tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["v=[it's  *] [7]", "body: it's  *", "sum: 8"]
+    items = nodes_of(summary)["values"]["items"]
+    assert [item["status"] for item in items] == ["succeeded", "failed"]
+    assert items[1]["error"] == (
+        "`values/1` uses ${{ item }} inside $(( )), where only a whole number may go, "
+        "and its value is '7; touch PWNED'"
+    )
+    assert not (tmp_path / "PWNED").exists()
+
+
 def test_prefixed_lines_of_two_steps_never_tear(tmp_path: Path) -> None:
     write(
         tmp_path,
