@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 import forkjoin.workflow
 from forkjoin.errors import WorkflowError
 from forkjoin.workflow import Reference, Step, Workflow, load, loads, parse_duration
+from forkjoin.workflow._spec import LONGEST_DURATION
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "forkjoin.yaml"
 
@@ -329,6 +331,16 @@ MISTAKES = {
         "steps:\n  a: {run: x, timeout: .inf}\n",
         "forkjoin.yaml:2:24: `.inf` is not a duration (a number of seconds, or a duration "
         "such as 90s, 1.5s, 500ms, 10m, 2h or 1h30m)",
+    ),
+    "a timeout beyond any wait a thread can make": (
+        "steps:\n  a: {run: x, timeout: 99999999999999999999999}\n",
+        "forkjoin.yaml:2:24: `99999999999999999999999` is longer than any wait can be "
+        "(at most 9223372036 seconds, some 292 years; leave it out for no limit)",
+    ),
+    "a timeout in hours beyond any wait": (
+        "steps:\n  a: {run: x, timeout: 3000000h}\n",
+        "forkjoin.yaml:2:24: `3000000h` is longer than any wait can be "
+        "(at most 9223372036 seconds, some 292 years; leave it out for no limit)",
     ),
     "retries beyond reason": (
         "steps:\n  a: {run: x, retries: " + "9" * 101 + "}\n",
@@ -679,6 +691,14 @@ def test_a_byte_order_mark_is_skipped(tmp_path: Path) -> None:
 )
 def test_parse_duration_reads_seconds_and_units(given: object, seconds: float) -> None:
     assert math.isclose(parse_duration(given), seconds)
+
+
+def test_parse_duration_takes_up_to_the_longest_wait_a_thread_can_make() -> None:
+    assert parse_duration(LONGEST_DURATION) == threading.TIMEOUT_MAX
+    with pytest.raises(WorkflowError, match="longer than any wait can be"):
+        parse_duration(LONGEST_DURATION * 1.0001)
+    with pytest.raises(WorkflowError, match="`1_000e27` is longer"):
+        parse_duration(10**30, shown="1_000e27")  # as the file wrote it
 
 
 @pytest.mark.parametrize(

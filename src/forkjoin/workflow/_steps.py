@@ -319,12 +319,9 @@ class StepReader(NodeReader):
         # error shows the value as written.
         is_number = node.tag in (self.INT, self.FLOAT) and len(node.value) <= self.LONGEST_NUMBER
         given = self.construct(node, what) if is_number else node.value
-        try:
-            seconds = parse_duration(
-                given, path=self.path, line=mark.line + 1, column=mark.column + 1
-            )
-        except WorkflowError as error:
-            raise self.error(node, f"{quoted(node.value)} is not a duration", error.hint) from error
+        seconds = parse_duration(
+            given, path=self.path, line=mark.line + 1, column=mark.column + 1, shown=node.value
+        )
         if seconds <= 0:
             raise self.error(node, f"{what} must be more than 0", DURATION_FORMS)
         return seconds
