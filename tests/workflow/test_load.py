@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 import forkjoin.workflow
 from forkjoin.errors import WorkflowError
 from forkjoin.workflow import Reference, Step, Workflow, load, loads, parse_duration
+from forkjoin.workflow._spec import LONGEST_DURATION
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "forkjoin.yaml"
 
@@ -296,6 +298,25 @@ MISTAKES = {
         "forkjoin.yaml:2:29: ${{ matrix.os }} is set only in matrix steps, and step `a` is "
         "not one (add `matrix:` to step `a`)",
     ),
+    "a reference in a quoted here-document, which expands nothing": (
+        "steps:\n  a:\n    for_each: [x]\n    run: |\n      cat <<'EOF'\n      ${{ item }}\n"
+        "      EOF\n",
+        "forkjoin.yaml:6:7: ${{ item }} stands where the shell expands nothing: in a quoted "
+        "here-document (<<'EOF') (write the delimiter unquoted (<<EOF) so the value is put "
+        "in, and `\\$` for a literal $ in the text)",
+    ),
+    "a reference in a here-document quoted by a backslash, tabs stripped": (
+        'steps:\n  a:\n    for_each: [x]\n    run: "cat <<-\\\\EOF\\n\\tok ${{ item }}\\n\\tEOF"\n',
+        "forkjoin.yaml:4:30: ${{ item }} stands where the shell expands nothing: in a quoted "
+        "here-document (<<'EOF') (write the delimiter unquoted (<<EOF) so the value is put "
+        "in, and `\\$` for a literal $ in the text)",
+    ),
+    "a reference after an escaping backslash": (
+        "steps:\n  a: {for_each: [x], run: 'echo \"\\${{ item }}\"'}\n",
+        "forkjoin.yaml:2:35: ${{ item }} follows a `\\`, which would escape the $ forkjoin "
+        "puts in its place (remove the `\\`: a value is never read as shell code, so it "
+        "needs no escape)",
+    ),
     "a bad duration": (
         "steps:\n  a: {run: x, timeout: 10 min}\n",
         "forkjoin.yaml:2:24: `10 min` is not a duration (a number of seconds, or a duration "
@@ -310,6 +331,16 @@ MISTAKES = {
         "steps:\n  a: {run: x, timeout: .inf}\n",
         "forkjoin.yaml:2:24: `.inf` is not a duration (a number of seconds, or a duration "
         "such as 90s, 1.5s, 500ms, 10m, 2h or 1h30m)",
+    ),
+    "a timeout beyond any wait a thread can make": (
+        "steps:\n  a: {run: x, timeout: 99999999999999999999999}\n",
+        "forkjoin.yaml:2:24: `99999999999999999999999` is longer than any wait can be "
+        "(at most 9223372036 seconds, some 292 years; leave it out for no limit)",
+    ),
+    "a timeout in hours beyond any wait": (
+        "steps:\n  a: {run: x, timeout: 3000000h}\n",
+        "forkjoin.yaml:2:24: `3000000h` is longer than any wait can be "
+        "(at most 9223372036 seconds, some 292 years; leave it out for no limit)",
     ),
     "retries beyond reason": (
         "steps:\n  a: {run: x, retries: " + "9" * 101 + "}\n",
@@ -667,6 +698,14 @@ def test_a_byte_order_mark_is_skipped(tmp_path: Path) -> None:
 )
 def test_parse_duration_reads_seconds_and_units(given: object, seconds: float) -> None:
     assert math.isclose(parse_duration(given), seconds)
+
+
+def test_parse_duration_takes_up_to_the_longest_wait_a_thread_can_make() -> None:
+    assert parse_duration(LONGEST_DURATION) == threading.TIMEOUT_MAX
+    with pytest.raises(WorkflowError, match="longer than any wait can be"):
+        parse_duration(LONGEST_DURATION * 1.0001)
+    with pytest.raises(WorkflowError, match="`1_000e27` is longer"):
+        parse_duration(10**30, shown="1_000e27")  # as the file wrote it
 
 
 @pytest.mark.parametrize(

@@ -66,3 +66,33 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path: Path) -> None:
     ]
     assert not (tmp_path / "built").exists() and not (tmp_path / "tested").exists()
     assert summary is None
+
+
+def test_repeated_and_multiline_items_each_get_a_block_and_a_prefix_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """d: for_each [a, a, a, "x<newline>y"] at 4 slots    (expect 4 blocks, 4 prefixes)"""
+    write(
+        tmp_path,
+        """
+        max_concurrency: 4
+        steps:
+          d:
+            for_each: [a, a, a, "x\\ny"]
+            run: echo "one ${{ item }}"; sleep 0.2; echo "two ${{ item }}"
+        """,
+    )
+    result, summary = run(tmp_path, "--output", "grouped")
+    assert result.returncode == 0, result.stderr
+    blocks = result.stdout.split("==> ")[1:]
+    assert sorted(blocks) == sorted(
+        [f"{label} <==\none a\ntwo a\n" for label in ("d/a", "d/a#2", "d/a#3")]
+        + ["d/x\\ny <==\none x\ny\ntwo x\ny\n"]
+    )
+    assert summary is not None
+    assert [item["item"] for item in summary["nodes"][0]["items"]] == ["a", "a", "a", "x\ny"]
+    result, _ = run(tmp_path, "--output", "prefixed")
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [f"[{label}] {line} a" for label in ("d/a", "d/a#2", "d/a#3") for line in ("one", "two")]
+        + ["[d/x\\ny] one x", "[d/x\\ny] y", "[d/x\\ny] two x", "[d/x\\ny] y"]
+    )

@@ -339,6 +339,70 @@ def test_an_interpolated_value_stays_data(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [value, f"in double: {value}", f"in single: {value}"]
 
 
+def test_a_value_comes_out_whole_after_a_comment_in_a_here_document_and_in_arithmetic(
+    tmp_path: Path,
+) -> None:
+    """An apostrophe in a comment opens no quote; a here-document's body and `$(( ))`
+    get the value bare; a value that is not a number never reaches `$(( ))`."""
+    write(
+        tmp_path,
+        """
+        env: {V: "it's  *"}
+        steps:
+          values:
+            for_each: [7, "7; touch PWNED"]
+            on_failure: continue
+            run: |
+              # don't stop here
+              echo "v=[${{ env.V }}]" '[${{ item }}]'
+              cat <<EOF
+              body: ${{ env.V }}
+              EOF
+              echo "sum: $(( ${{ item }} + 1 ))"
+        """,
+    )
+    result, summary = run(tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["v=[it's  *] [7]", "body: it's  *", "sum: 8"]
+    items = nodes_of(summary)["values"]["items"]
+    assert [item["status"] for item in items] == ["succeeded", "failed"]
+    assert items[1]["error"] == (
+        "`values/1` uses ${{ item }} inside $(( )), where only a whole number may go, "
+        "and its value is '7; touch PWNED'"
+    )
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_timeout_of_centuries_leaves_the_others_timing_out(tmp_path: Path) -> None:
+    """a (timeout 285 years) ; b (timeout 0.5 s, sleeps 3 s)    (expect b timed out)"""
+    write(
+        tmp_path,
+        """
+        steps:
+          a: {run: echo hi, timeout: 9000000000}
+          b: {run: sleep 3, timeout: 0.5}
+        """,
+    )
+    result, summary = run(tmp_path, "-j", "2")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert statuses(summary) == {"a": "succeeded", "b": "failed"}
+    assert nodes_of(summary)["b"]["error"].endswith("timed out after 0.5 s")
+    assert summary is not None and summary["duration_ms"] < 2500  # not the 3 s of sleep
+
+
+def test_a_timeout_beyond_any_wait_is_one_line_and_runs_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "steps:\n  a: {run: touch ran, timeout: 99999999999999999999999}\n")
+    result, summary = run(tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "forkjoin.yaml:2:32: `99999999999999999999999` is longer than any wait can be "
+        "(at most 9223372036 seconds, some 292 years; leave it out for no limit)\n"
+    )
+    assert summary is None
+    assert not (tmp_path / "ran").exists()
+
+
 def test_prefixed_lines_of_two_steps_never_tear(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -63,8 +63,10 @@ class MonotonicClock:
 
     def call_later(self, delay: float, fn: Callable[[], object]) -> _Timer:
         timer = _Timer(fn)
+        # An int too large for a float would raise here; TIMEOUT_MAX is centuries away.
+        due = time.monotonic() + min(delay, threading.TIMEOUT_MAX)
         with self._changed:
-            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), timer))
+            heapq.heappush(self._due, (due, next(self._order), timer))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._fire_when_due, name="forkjoin-timer", daemon=True
@@ -85,7 +87,9 @@ class MonotonicClock:
                     if delay <= 0:
                         heapq.heappop(self._due)
                         break
-                    self._changed.wait(delay)
+                    # A wait beyond TIMEOUT_MAX raises OverflowError, which would end
+                    # this thread and with it every alarm of every engine on the clock.
+                    self._changed.wait(min(delay, threading.TIMEOUT_MAX))
             fn = timer.fn
             if fn is not None:
                 # An alarm that raises must not stop the alarms after it.

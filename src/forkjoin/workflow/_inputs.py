@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from forkjoin.errors import StepFailed
-from forkjoin.workflow._shell import interpolate
+from forkjoin.workflow._quoting import interpolate, is_number
 from forkjoin.workflow._spec import Item, Reference, Step, Workflow
 from forkjoin.workflow._summary import Record
 
@@ -49,15 +49,23 @@ class Inputs:
     def command_of(self, record: Record) -> tuple[str, dict[bytes, bytes]]:
         """The `sh -c` text of a step or item, and its environment, FORKJOIN_OUTPUT aside.
 
-        Raises StepFailed for a reference to an output the step it names did not write.
+        Raises StepFailed for a reference to an output the step it names did not write,
+        and for one inside `$(( ))` whose value is not a number: arithmetic would read
+        any other text as an expression, which bash lets run commands.
         """
         step = record.step
         env = self._environment_of(step)
         if step.run is not None:
             references = step.references()
-            command, names = interpolate(step.run, references)
-            for name, reference in zip(names, references, strict=True):
-                env[name.encode()] = os.fsencode(text_of(self._value_of(reference, record)))
+            command, placeholders = interpolate(step.run, references)
+            for placeholder, reference in zip(placeholders, references, strict=True):
+                value = text_of(self._value_of(reference, record))
+                if placeholder.context == "arithmetic" and not is_number(value):
+                    raise StepFailed(
+                        f"`{record.id}` uses {reference} inside $(( )), where only a whole"
+                        f" number may go, and its value is {value!r}"
+                    )
+                env[placeholder.name.encode()] = os.fsencode(value)
             return command, env
         assert step.call is not None
         env[b"FORKJOIN_CALL"] = step.call.encode()

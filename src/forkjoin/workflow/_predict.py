@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forkjoin.scheduler import Estimator, Node, Options, Pool, simulate
-from forkjoin.workflow._nodes import item_label, item_pool, step_options
+from forkjoin.workflow._nodes import item_labels, item_pool, step_options
 from forkjoin.workflow._spec import Workflow
 
 __all__ = ["Placed", "Prediction", "predict"]
@@ -91,8 +91,7 @@ def predict(workflow: Workflow, estimator: Estimator, workers: int) -> Predictio
             adders.add(node)
             shared = item_pool(step, pools)
             ends[step_id] = []
-            for item in items:
-                label = item_label(step, item)
+            for label in item_labels(step, items):
                 labels.append(label)
                 child = Node(
                     _nothing, options=Options(name=label, priority=step.priority), pool=shared

@@ -43,7 +43,7 @@ from forkjoin.telemetry import HistoryStore
 from forkjoin.workflow._history import RunHistory
 from forkjoin.workflow._inputs import Inputs
 from forkjoin.workflow._launch import Launcher, LocalLauncher
-from forkjoin.workflow._nodes import item_label, item_pool, step_options
+from forkjoin.workflow._nodes import item_labels, item_pool, step_options
 from forkjoin.workflow._orphans import end_adopted
 from forkjoin.workflow._shell import StepProcess, Terminal, kill_group_later, read_lines
 from forkjoin.workflow._spec import FailureMode, Workflow
@@ -346,11 +346,12 @@ class Run:
         else:
             options = Options(timeout=step.timeout, retries=step.retries, priority=step.priority)
         children: list[Record] = []
-        for index, item in enumerate(items):
+        labels = item_labels(step, items)
+        for index, (item, label) in enumerate(zip(items, labels, strict=True)):
             child = Record(
                 f"{step.id}/{index}",
                 step,
-                item_label(step, item),
+                label,
                 self.log_directory / step.id / f"{index}.log",
                 index=index,
                 item=item,

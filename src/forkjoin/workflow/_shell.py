@@ -1,11 +1,11 @@
-"""One shell command of a step: its safe command text, its process group, its output lines.
+"""One shell command of a step: how it starts, its process group, its output lines.
 
-A step's `${{ ... }}` references never reach the shell as code: each is replaced by
-a quoted `${FJ_REF_n}` and its value travels in the environment (`interpolate`). The
-command runs as `sh -c` in a session of its own, so a signal to its process group
-reaches its children and grandchildren (`start`, `LocalProcess.signal`). Its stdout
-and stderr are read through one pipe, line by line, into its log file and onto the
-terminal (`Terminal`), whole lines only.
+A step's `${{ ... }}` references never reach the shell as code: the command arrives
+here with each replaced by an expansion of `${FJ_REF_n}`, whose value travels in the
+environment (`forkjoin.workflow._quoting`). The command runs as `sh -c` in a session
+of its own, so a signal to its process group reaches its children and grandchildren
+(`start`, `LocalProcess.signal`). Its stdout and stderr are read through one pipe,
+line by line, into its log file and onto the terminal (`Terminal`), whole lines only.
 
 A running command is a `StepProcess`: here a `LocalProcess`; on a cluster, the
 stand-in of one running on a worker (`forkjoin.workflow._cluster`).
@@ -18,11 +18,10 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
-from forkjoin.workflow._spec import Reference
 from forkjoin.workflow._status import Sink
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "Started",
     "StepProcess",
     "Terminal",
-    "interpolate",
     "kill_group_later",
     "parse_outputs",
     "read_lines",
@@ -89,54 +87,6 @@ class Terminal:
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # the terminal went away (`| head`, a closed tty): the log still has it
-
-
-def interpolate(command: str, references: Sequence[Reference]) -> tuple[str, list[str]]:
-    """`command` with each reference replaced by an environment variable, quoted as its
-    place in the command needs; and the variables' names, FJ_REF_0 onwards, in order.
-
-    Outside quotes a reference becomes `"${FJ_REF_n}"`; inside double quotes
-    `${FJ_REF_n}`; inside single quotes the quote is closed around it. Either way the
-    shell expands the value as one word of data and never parses it.
-    """
-    pieces: list[str] = []
-    names: list[str] = []
-    position = 0
-    for number, reference in enumerate(references):
-        name = f"FJ_REF_{number}"
-        names.append(name)
-        before = command[position : reference.start]
-        pieces.append(before)
-        quote = _quote_state(command, reference.start)
-        if quote == '"':
-            pieces.append(f"${{{name}}}")
-        elif quote == "'":
-            pieces.append(f"'\"${{{name}}}\"'")
-        else:
-            pieces.append(f'"${{{name}}}"')
-        position = reference.end
-    pieces.append(command[position:])
-    return "".join(pieces), names
-
-
-def _quote_state(command: str, end: int) -> str | None:
-    """The quote open at `command[end]`: `'`, `"`, or None; escapes respected."""
-    quote: str | None = None
-    index = 0
-    while index < end:
-        char = command[index]
-        if quote == "'":
-            if char == "'":
-                quote = None
-        elif char == "\\":
-            index += 1  # the next character is escaped, in or out of double quotes
-        elif quote == '"':
-            if char == '"':
-                quote = None
-        elif char in "'\"":
-            quote = char
-        index += 1
-    return quote
 
 
 def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> Started:

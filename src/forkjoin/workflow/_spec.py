@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -23,6 +24,7 @@ from forkjoin.graph import Graph
 
 __all__ = [
     "DURATION_FORMS",
+    "LONGEST_DURATION",
     "REFERENCE_FORMS",
     "FailureMode",
     "Item",
@@ -45,6 +47,12 @@ ReferenceKind = Literal["item", "matrix", "output", "env"]
 Item = str | int | float | bool  # a for_each item or a matrix value, as YAML typed it
 
 DURATION_FORMS = "a number of seconds, or a duration such as 90s, 1.5s, 500ms, 10m, 2h or 1h30m"
+# A thread cannot wait longer (threading.Timer, Condition.wait raise OverflowError).
+LONGEST_DURATION = threading.TIMEOUT_MAX
+_LONGEST_HINT = (
+    f"at most {LONGEST_DURATION:.0f} seconds, some"
+    f" {LONGEST_DURATION // (365.25 * 24 * 3600):.0f} years; leave it out for no limit"
+)
 REFERENCE_FORMS = (
     "the forms are ${{ item }}, ${{ matrix.KEY }}, ${{ steps.STEP.outputs.NAME }}"
     " and ${{ env.NAME }}"
@@ -91,12 +99,15 @@ def parse_duration(
     path: str = "forkjoin.yaml",
     line: int | None = None,
     column: int | None = None,
+    shown: str | None = None,
 ) -> float:
     """Seconds from a number (`90`, `1.5`) or a text such as "90", "500ms", "10m" or "1h30m".
 
     A text is a number alone (seconds) or numbers with the units h, m, s and ms, largest
-    first and each at most once. Raises WorkflowError, placed at `path:line:column`, for
-    anything else: a negative or infinite number, true/false, "10 m", "10M", "1m1h".
+    first and each at most once. Raises WorkflowError, placed at `path:line:column` and
+    showing the value as `shown` (as written in the file) if given, for anything else: a
+    negative or infinite number, true/false, "10 m", "10M", "1m1h"; and for a duration
+    longer than the longest wait a thread can make (`LONGEST_DURATION`, 292 years).
     """
     seconds = math.nan
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -113,9 +124,18 @@ def parse_duration(
                 for amount, unit in zip(match.groups(), _UNIT_SECONDS, strict=True)
                 if amount is not None
             )
+    if shown is None:
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+    if math.isfinite(seconds) and seconds > LONGEST_DURATION:
+        raise WorkflowError(
+            f"{quoted(shown)} is longer than any wait can be",
+            path=path,
+            line=line,
+            column=column,
+            hint=_LONGEST_HINT,
+        )
     if math.isfinite(seconds) and seconds >= 0:
         return seconds
-    shown = str(value).lower() if isinstance(value, bool) else str(value)
     raise WorkflowError(
         f"{quoted(shown)} is not a duration",
         path=path,

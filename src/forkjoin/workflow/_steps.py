@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from forkjoin.errors import WorkflowError
+from forkjoin.workflow._quoting import Context, contexts_of
 from forkjoin.workflow._spec import (
     DURATION_FORMS,
     Item,
@@ -46,6 +47,18 @@ _ALIASES = {
     **dict.fromkeys(("environment", "variables", "vars"), "env"),
     **dict.fromkeys(("args", "kwargs", "with_"), "with"),
     "continue-on-error": "on_failure",
+}
+# Where a reference's variable would not be expanded, why, and the fix.
+_UNEXPANDED: dict[Context, tuple[str, str]] = {
+    "literal": (
+        "stands where the shell expands nothing: in a quoted here-document (<<'EOF')",
+        "write the delimiter unquoted (<<EOF) so the value is put in, and `\\$` for a"
+        " literal $ in the text",
+    ),
+    "escaped": (
+        "follows a `\\`, which would escape the $ forkjoin puts in its place",
+        "remove the `\\`: a value is never read as shell code, so it needs no escape",
+    ),
 }
 _CALL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
 
@@ -146,6 +159,7 @@ class StepReader(NodeReader):
         )
         if step.run is not None:
             self._check_references(step, step.run, fields["run"][1])
+            self._check_contexts(step.run, fields["run"][1])
         with_node = node_of("with")
         for _, _, value in [] if with_node is None else self.pairs(with_node, f"`with` of {this}"):
             if value.id == "scalar" and value.tag == self.STR:
@@ -305,12 +319,9 @@ class StepReader(NodeReader):
         # error shows the value as written.
         is_number = node.tag in (self.INT, self.FLOAT) and len(node.value) <= self.LONGEST_NUMBER
         given = self.construct(node, what) if is_number else node.value
-        try:
-            seconds = parse_duration(
-                given, path=self.path, line=mark.line + 1, column=mark.column + 1
-            )
-        except WorkflowError as error:
-            raise self.error(node, f"{quoted(node.value)} is not a duration", error.hint) from error
+        seconds = parse_duration(
+            given, path=self.path, line=mark.line + 1, column=mark.column + 1, shown=node.value
+        )
         if seconds <= 0:
             raise self.error(node, f"{what} must be more than 0", DURATION_FORMS)
         return seconds
@@ -350,6 +361,18 @@ class StepReader(NodeReader):
                 line, column = self.place(node, reference.start)
                 message, hint = problem
                 raise WorkflowError(message, path=self.path, line=line, column=column, hint=hint)
+
+    def _check_contexts(self, command: str, node: Node) -> None:
+        """No `${{ }}` of a command stands where the shell would not expand it."""
+        references = self._references(node, command)
+        for reference, context in zip(references, contexts_of(command, references), strict=True):
+            if context not in _UNEXPANDED:
+                continue
+            message, hint = _UNEXPANDED[context]
+            line, column = self.place(node, reference.start)
+            raise WorkflowError(
+                f"{reference} {message}", path=self.path, line=line, column=column, hint=hint
+            )
 
     def _note_output_use(self, step_id: str, reference: Reference, node: Node, offset: int) -> None:
         source = reference.parts[0]
