@@ -44,8 +44,8 @@ from forkjoin.workflow._history import RunHistory
 from forkjoin.workflow._inputs import Inputs
 from forkjoin.workflow._launch import Launcher, LocalLauncher
 from forkjoin.workflow._nodes import item_labels, item_pool, step_options
-from forkjoin.workflow._orphans import end_adopted
-from forkjoin.workflow._shell import StepProcess, Terminal, kill_group_later, read_lines
+from forkjoin.workflow._processes import Processes
+from forkjoin.workflow._shell import Terminal, kill_group_later, read_lines
 from forkjoin.workflow._spec import FailureMode, Workflow
 from forkjoin.workflow._status import Status
 from forkjoin.workflow._summary import Record, error_text, skipped_because, status_of, summarise
@@ -102,7 +102,7 @@ class Run:
         self.workflow = workflow
         # This process adopts the orphans of its steps (`adopt_orphans`): an interrupted
         # run ends those too, whatever group they moved to.
-        self.adopting = adopting
+        self.processes = Processes(grace, adopting=adopting)
         self.launcher = launcher or LocalLauncher()
         self.max_concurrency = max_concurrency
         self.grace = grace
@@ -125,13 +125,9 @@ class Run:
             observer=self,
         )
         self.records: dict[str, Record] = {}
-        self.interrupted = False
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._by_node: dict[Node, Record] = {}
-        self._processes: dict[StepProcess, tuple[Node, int]] = {}
-        self._interrupted_processes: list[StepProcess] = []
-        self._interrupted_at = 0.0
         self.inputs = Inputs(
             workflow,
             self.directory,
@@ -185,32 +181,18 @@ class Run:
     def interrupt(self) -> None:
         """Ctrl-C: start nothing more, cancel every node, SIGINT every running step's
         process group; `finish` sends SIGKILL to what is left after the grace."""
-        with self._lock:
-            if self.interrupted:
-                return
-            self.interrupted = True
-            self._interrupted_at = time.monotonic()
-            running = list(self._processes)
-            self._interrupted_processes.extend(running)
-        for process in running:
-            process.signal(signal.SIGINT)
-        self.engine.cancel_all()
+        if self.processes.interrupt():
+            self.engine.cancel_all()
 
     def finish(self, kill_requested: threading.Event | None = None) -> None:
         """Wait for the commands still ending (cancelled, or interrupted) for up to the
         grace, or until `kill_requested` is set (a second Ctrl-C); SIGKILL the process
         groups of what remains, and close the engine."""
-        deadline = (self._interrupted_at if self.interrupted else time.monotonic()) + self.grace
-        self._wait_for_processes(deadline, kill_requested)
-        with self._lock:
-            remaining = [*self._processes, *self._interrupted_processes]
-        for process in remaining:  # grandchildren too, in the group
-            process.signal(signal.SIGKILL)
-        if self.interrupted and self.adopting:
-            # Those that left their group, which may hold a step's pipe open; the
-            # steps' own processes are reaped by their readers.
-            end_adopted(keep={process.pid for process in remaining if process.pid is not None})
-        self._wait_for_processes(time.monotonic() + 5.0)
+        processes = self.processes
+        began = processes.interrupted_at if processes.interrupted else time.monotonic()
+        processes.wait(began + self.grace, kill_requested)
+        processes.kill_all()
+        processes.wait(time.monotonic() + 5.0)
         self.finished_at = time.time()
         self.engine.close()
         executor = self.engine.executor
@@ -223,16 +205,10 @@ class Run:
             seconds = self.finished_at - self.started_at
             self.status.closed(self.outcome, seconds, _relative(self.log_directory))
 
-    def _wait_for_processes(
-        self, deadline: float, kill_requested: threading.Event | None = None
-    ) -> None:
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._processes:
-                    return
-            if kill_requested is not None and kill_requested.is_set():
-                return
-            time.sleep(0.02)
+    @property
+    def interrupted(self) -> bool:
+        """True once Ctrl-C (or SIGTERM, SIGHUP) reached the run."""
+        return self.processes.interrupted
 
     @property
     def exit_code(self) -> int:
@@ -288,7 +264,7 @@ class Run:
                         f"`{record.id}` cannot start: its cwd {cwd} is not a folder"
                     ) from error
                 raise StepFailed(f"`{record.id}` cannot start: {error}") from error
-            self._register(process, node, attempt)
+            self.processes.add(process, node, attempt)
             alarm = (
                 None
                 if timeout is None
@@ -302,8 +278,7 @@ class Run:
             finally:
                 if alarm is not None:
                     alarm.cancel()
-                with self._lock:
-                    self._processes.pop(process, None)
+                self.processes.remove(process)
         outputs = process.outputs()
         timed_out = alarm is not None and alarm.fired
         self.terminal.ended(record.label, failed=code != 0 or timed_out)
@@ -316,21 +291,6 @@ class Run:
             raise StepFailed(f"`{record.id}` failed: {how}", exit_code=code)
         record.outputs = outputs
         return outputs
-
-    def _register(self, process: StepProcess, node: Node, attempt: int) -> None:
-        with self._lock:
-            self._processes[process] = (node, attempt)
-            interrupted = self.interrupted
-            if interrupted:
-                self._interrupted_processes.append(process)
-        if interrupted:
-            process.signal(signal.SIGINT)
-        elif node.state != RUNNING or node.attempts != attempt:
-            self._stop(process)  # cancelled or timed out while it started
-
-    def _stop(self, process: StepProcess) -> None:
-        process.signal(signal.SIGTERM)
-        kill_group_later(process, self.grace)
 
     def _run_items(self, record: Record) -> dict[str, str]:
         """Add a node per item, give back this step's slot while they run, and fail
@@ -419,7 +379,7 @@ class Run:
         if record is not None and self.history is not None:
             self.history.attempt_failed(record)
         if isinstance(error, TaskTimeout):
-            self._stop_processes_of(node)
+            self.processes.stop_those_of(node)
 
     def node_finished(self, node: Node) -> None:
         record = self._by_node.get(node)
@@ -434,17 +394,9 @@ class Run:
                 parent = None if record.index is None else self.records[record.step.id]
                 self.history.record(record, parent)
         if node.state in (CANCELLED, FAILED):  # FAILED with a process left: timed out
-            self._stop_processes_of(node)
+            self.processes.stop_those_of(node)
         if node.state == CANCELLED and record is not None and record.items:
             self.engine.cancel(child.node for child in record.items if child.node is not None)
-
-    def _stop_processes_of(self, node: Node) -> None:
-        with self._lock:
-            if self.interrupted:
-                return  # signalled with SIGINT already; `finish` kills what remains
-            processes = [p for p, (owner, _) in self._processes.items() if owner is node]
-        for process in processes:
-            self._stop(process)
 
     @property
     def outcome(self) -> str:
