@@ -87,6 +87,24 @@ def _read_terminal(descriptor: int, process: subprocess.Popen[bytes], timeout: f
     return seen
 
 
+def _run_on_a_terminal(directory: Path) -> str:
+    """What `forkjoin run` in `directory` shows on a pseudo-terminal, CI unset; it must
+    succeed."""
+    parent, child = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "FORKJOIN_MAX_CONCURRENCY")}
+    environ.update(TERM="xterm-256color", COLUMNS="100")
+    process = subprocess.Popen(
+        COMMAND, cwd=directory, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=environ
+    )
+    os.close(child)
+    try:
+        seen = _read_terminal(parent, process, timeout=30).decode(errors="replace")
+        assert process.wait(timeout=30) == 0, seen
+    finally:
+        os.close(parent)
+    return seen
+
+
 def test_a_real_terminal_shows_running_steps_with_their_time(tmp_path: Path) -> None:
     """slow(1.2 s) ; quick    at -j2, on a pseudo-terminal, CI unset"""
     write(
@@ -98,18 +116,7 @@ def test_a_real_terminal_shows_running_steps_with_their_time(tmp_path: Path) -> 
           quick: {run: 'echo quick done'}
         """,
     )
-    parent, child = pty.openpty()
-    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "FORKJOIN_MAX_CONCURRENCY")}
-    environ.update(TERM="xterm-256color", COLUMNS="100")
-    process = subprocess.Popen(
-        COMMAND, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=environ
-    )
-    os.close(child)
-    try:
-        seen = _read_terminal(parent, process, timeout=30).decode(errors="replace")
-        assert process.wait(timeout=30) == 0, seen
-    finally:
-        os.close(parent)
+    seen = _run_on_a_terminal(tmp_path)
     assert "running 1" in seen, seen  # the display, while slow runs alone
     assert "slow  " in seen and " s" in seen  # its elapsed time
     assert "[quick] quick done" in seen and "[slow] slow done" in seen
@@ -128,18 +135,7 @@ def test_the_live_counts_are_of_steps_while_items_are_listed(tmp_path: Path) -> 
           after: {needs: [each], run: 'true'}
         """,
     )
-    parent, child = pty.openpty()
-    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "FORKJOIN_MAX_CONCURRENCY")}
-    environ.update(TERM="xterm-256color", COLUMNS="100")
-    process = subprocess.Popen(
-        COMMAND, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=child, stderr=child, env=environ
-    )
-    os.close(child)
-    try:
-        seen = _read_terminal(parent, process, timeout=30).decode(errors="replace")
-        assert process.wait(timeout=30) == 0, seen
-    finally:
-        os.close(parent)
+    seen = _run_on_a_terminal(tmp_path)
     assert "done 0/2  running 1  pending 1" in seen, seen
     assert "each/a  " in seen and "each/b  " in seen
     assert "running 2" not in seen and "running 3" not in seen

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,22 +125,32 @@ def run(
     select several. Exits 0 when every step succeeded, 1 when one failed, 2 for a bad
     file or flag, 130 when interrupted (Ctrl-C, SIGTERM or SIGHUP).
     """
+    with _stop_requests() as (interrupt_requested, kill_requested):
+        code = _run_steps(**locals())  # every option above, and the two events
+    raise SystemExit(code)
+
+
+@contextmanager
+def _stop_requests() -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Handle SIGINT, SIGTERM and SIGHUP while the block runs: the first sets the first
+    event (stop the run), a second one the second (kill what is still ending).
+
+    Installed before the file loads, so that a Ctrl-C then ends the run as any other
+    (exit 130). The handler only sets events: the engine's lock may be held by the very
+    thread the signal interrupts, so the waiting loops do the interrupting. SIGHUP too:
+    a closed terminal would otherwise end the run and leave its steps, which run in
+    sessions of their own, behind. A signal ignored when we started (`nohup`, a
+    background job of a script) stays ignored, as make leaves it.
+    """
     import signal
     import threading
 
-    # Installed first, so that a Ctrl-C while the file loads ends the run as any other
-    # (exit 130), not in a traceback. The handler only sets events: the engine's lock
-    # may be held by the very thread the signal interrupts, so the waiting loops do the
-    # interrupting. A second Ctrl-C kills what is still ending at once, as in make.
     interrupt_requested = threading.Event()
     kill_requested = threading.Event()
 
     def on_signal(_number: int, _frame: object) -> None:
         (kill_requested if interrupt_requested.is_set() else interrupt_requested).set()
 
-    # SIGHUP too: a closed terminal would otherwise end the run and leave its steps,
-    # which run in sessions of their own, behind. A signal ignored when we started
-    # (`nohup`, a background job of a script) stays ignored, as make leaves it.
     previous = {
         number: signal.signal(number, on_signal)
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -147,28 +159,14 @@ def run(
         if handler == signal.SIG_IGN:
             signal.signal(number, signal.SIG_IGN)
     try:
-        code = _run(
-            path,
-            max_concurrency,
-            keep_going,
-            summary_json,
-            output,
-            dry_run,
-            grace,
-            executor,
-            address,
-            history,
-            steps,
-            interrupt_requested,
-            kill_requested,
-        )
+        yield interrupt_requested, kill_requested
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    raise SystemExit(code)
 
 
-def _run(
+def _run_steps(
+    *,
     path: Path,
     max_concurrency: int | None,
     keep_going: bool,
@@ -183,7 +181,7 @@ def _run(
     interrupt_requested: threading.Event,
     kill_requested: threading.Event,
 ) -> int:
-    """`forkjoin run` once its signals are handled; its exit code."""
+    """`forkjoin run` with its options, once its signals are handled; its exit code."""
     import json
 
     from forkjoin.telemetry import history_path, open_history
