@@ -17,7 +17,8 @@ from forkjoin.telemetry import (
     history_path,
     open_history,
 )
-from forkjoin.telemetry._schema import SCHEMA_VERSION
+from forkjoin.telemetry._rows import LATEST_OF_EVERY_KEY, LATEST_OF_KEYS
+from forkjoin.telemetry._schema import _MIGRATIONS, SCHEMA_VERSION
 
 NOV_24 = datetime(2025, 11, 24, 12, 0).timestamp()
 NOV_25 = datetime(2025, 11, 25, 12, 0).timestamp()
@@ -203,6 +204,90 @@ def test_durations_are_the_latest_successful_runs_of_each_key(store: SqliteStore
     assert durations["build"] == [14, 13, 12, 11, 10, 9, 8, 7, 6, 5]
     assert durations["test"] == [2.0]
     assert store.durations(["test", "unknown"]) == {"test": [2.0]}
+
+
+def a_test_and_its_phases(job_uid: str, nodeid: str, start: float) -> list[Span]:
+    """A test of 2 s and its phases, its children:
+
+    test_a.py::test_x            test      2 s
+      setup:test_a.py::test_x    setup     0.5 s
+      call:test_a.py::test_x     call      1 s
+      teardown:test_a.py::test_x teardown  0.5 s
+    """
+    test = Span(f"{job_uid}.{nodeid}", nodeid, "test", "succeeded", start, start + 2.0)
+    return [
+        test,
+        *(
+            Span(
+                f"{job_uid}.{when}:{nodeid}",
+                f"{when}:{nodeid}",
+                when,
+                "succeeded",
+                start + offset,
+                start + offset + seconds,
+                parent=test.uid,
+            )
+            for when, offset, seconds in (
+                ("setup", 0.0, 0.5),
+                ("call", 0.5, 1.0),
+                ("teardown", 1.5, 0.5),
+            )
+        ),
+    ]
+
+
+def test_a_tests_phases_are_kept_as_spans_but_never_estimated(store: SqliteStore) -> None:
+    job = store.start_job("tests", "pytest")
+    spans = a_test_and_its_phases(job.uid, "test_a.py::test_x", 10.0)
+    store.record_spans(job, spans)
+    assert [span.kind for span in store.spans(job)] == ["test", "setup", "call", "teardown"]
+    assert store.durations() == {"test_a.py::test_x": [2.0]}
+    assert store.durations(["test_a.py::test_x", "call:test_a.py::test_x"]) == {
+        "test_a.py::test_x": [2.0]
+    }
+
+
+@pytest.mark.parametrize("query", [LATEST_OF_EVERY_KEY, LATEST_OF_KEYS])
+def test_the_estimators_queries_read_its_index_and_never_sort(
+    store: SqliteStore, history: Path, query: str
+) -> None:
+    connection = sqlite3.connect(history)
+    parameters = (10,) if query is LATEST_OF_EVERY_KEY else ('["a"]', 10)
+    plan = " | ".join(
+        row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}", parameters)
+    )
+    connection.close()
+    assert "estimated_spans_by_key" in plan
+    assert "ORDER BY" not in plan  # no sort: the index hands the rows over in order
+
+
+def test_a_version_1_history_is_migrated_and_keeps_its_spans(history: Path) -> None:
+    history.parent.mkdir(parents=True)
+    connection = sqlite3.connect(history)
+    for statement in _MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute(
+        "INSERT INTO jobs (uid, day, number, kind, what, started_at, status)"
+        " VALUES ('u', '2025-11-25', 1, 'tests', 'pytest', 10.0, 'succeeded')"
+    )
+    for span in a_test_and_its_phases("u", "test_a.py::test_x", 10.0):
+        connection.execute(
+            'INSERT INTO spans (uid, job_id, parent, kind, key, status, start, "end")'
+            " VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+            (span.uid, span.parent, span.kind, span.key, span.status, span.start, span.end),
+        )
+    connection.commit()
+    connection.close()
+    opened = open_history(history, warn=pytest.fail)
+    assert isinstance(opened, SqliteStore)
+    (job,) = opened.recent_jobs()
+    assert len(opened.spans(job)) == 4
+    assert opened.durations() == {"test_a.py::test_x": [2.0]}
+    opened.close()
+    connection = sqlite3.connect(history)
+    assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    connection.close()
 
 
 def test_a_job_without_number_is_not_written(store: SqliteStore) -> None:

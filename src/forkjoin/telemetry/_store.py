@@ -280,8 +280,10 @@ class SqliteStore:
     ) -> dict[str, list[float]]:
         """Seconds taken by the latest `last` successful spans of each key, most recent first.
 
-        All keys, or only `keys`. One query. Never raises: a history that cannot be
-        read is reported through `warn`, and then knows no durations.
+        All keys, or only `keys`; never a test's phases (spans of kind setup, call
+        and teardown), which are part of the test's time. One query. Never raises:
+        a history that cannot be read is reported through `warn`, and then knows no
+        durations.
         """
         parameters: tuple[object, ...]
         if keys is None:
