@@ -13,6 +13,7 @@ from forkjoin.telemetry import (
     JOB_STATUSES,
     NullStore,
     Span,
+    SpanFields,
     SqliteStore,
     history_path,
     open_history,
@@ -192,6 +193,21 @@ def test_spans_are_written_in_a_batch_and_read_back_in_start_order(store: Sqlite
     store.record_spans(job, [parent])  # written twice: still once
     assert store.spans(job) == [parent, children[1], children[0]]
     assert store.spans(job)[1].attributes == {"exit_code": 0}
+
+
+def test_spans_given_by_their_fields_are_read_back_as_the_same_spans(store: SqliteStore) -> None:
+    job = store.start_job("tests", "pytest")
+    spans = [
+        Span(f"{job.uid}.1", "t.py::test_a", "test", "failed", 1.0, 2.5, "w1", None, {"n": 1}),
+        Span(f"{job.uid}.2", "call:t.py::test_a", "call", "failed", 1.5, 2.5, "w1", f"{job.uid}.1"),
+    ]
+    fields: list[SpanFields] = [
+        (s.uid, s.key, s.kind, s.status, s.start, s.end, s.worker, s.parent, s.attributes or None)
+        for s in spans
+    ]
+    store.record_fields(job, fields)
+    store.record_fields(job, fields[:1])  # written twice: still once
+    assert store.spans(job) == spans
 
 
 def test_durations_are_the_latest_successful_runs_of_each_key(store: SqliteStore) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from forkjoin.errors import HistoryError
-from forkjoin.telemetry._values import JOB_STATUSES, Job, Span, day_of
+from forkjoin.telemetry._values import JOB_STATUSES, Job, Span, SpanFields, day_of
 
 __all__ = ["Clock", "HistoryStore", "NullStore", "Warn", "check_status", "unrecorded_job"]
 
@@ -22,7 +22,7 @@ Warn = Callable[[str], None]
 class HistoryStore(Protocol):
     """Where jobs and spans are recorded and read back; `open_history` gives one.
 
-    Recording (`start_job`, `record_spans`, `finish_job`) never raises for the
+    Recording (`start_job`, `record_spans` or `record_fields`, `finish_job`) never raises for the
     history's sake: a history that fails is reported once through `warn` and the run
     goes on unrecorded. Reading raises HistoryError, except `durations`, which the
     estimator needs to never fail.
@@ -43,6 +43,8 @@ class HistoryStore(Protocol):
     ) -> Job: ...
 
     def record_spans(self, job: Job, spans: Iterable[Span]) -> None: ...
+
+    def record_fields(self, job: Job, spans: Sequence[SpanFields]) -> None: ...
 
     def finish_job(self, job: Job, status: str, finished_at: float | None = None) -> Job: ...
 
@@ -124,6 +126,9 @@ class NullStore:
         return unrecorded_job(kind, what, attributes, started)
 
     def record_spans(self, job: Job, spans: Iterable[Span]) -> None:
+        return None
+
+    def record_fields(self, job: Job, spans: Sequence[SpanFields]) -> None:
         return None
 
     def finish_job(self, job: Job, status: str, finished_at: float | None = None) -> Job:

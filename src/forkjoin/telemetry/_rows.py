@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from forkjoin.telemetry._values import Job, Span
+from forkjoin.telemetry._values import Job, Span, SpanFields
 
 __all__ = [
     "INSERT_SPAN",
@@ -17,6 +17,7 @@ __all__ = [
     "LATEST_OF_KEYS",
     "SPAN_COLUMNS",
     "dumps",
+    "fields_row",
     "job_from_row",
     "next_number",
     "row_id",
@@ -94,6 +95,23 @@ def span_row(job_id: int, span: Span) -> tuple[object, ...]:
         span.end,
         span.worker,
         dumps(span.attributes),
+    )
+
+
+def fields_row(job_id: int, fields: SpanFields) -> tuple[object, ...]:
+    """`span_row` of the Span these are the fields of."""
+    uid, key, kind, status, start, end, worker, parent, attributes = fields
+    return (
+        job_id,
+        uid,
+        parent,
+        kind,
+        key,
+        status,
+        start,
+        end,
+        worker,
+        dumps(attributes) if attributes else "{}",
     )
 
 

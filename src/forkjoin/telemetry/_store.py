@@ -32,6 +32,7 @@ from forkjoin.telemetry._rows import (
     LATEST_OF_KEYS,
     SPAN_COLUMNS,
     dumps,
+    fields_row,
     job_from_row,
     next_number,
     row_id,
@@ -39,7 +40,7 @@ from forkjoin.telemetry._rows import (
     span_row,
 )
 from forkjoin.telemetry._schema import migrate
-from forkjoin.telemetry._values import Job, Span, day_of, parse_short_id
+from forkjoin.telemetry._values import Job, Span, SpanFields, day_of, parse_short_id
 
 __all__ = ["SqliteStore"]
 
@@ -155,6 +156,13 @@ class SqliteStore:
         rows = [span_row(job.id, span) for span in spans]
         if rows:
             self._recording(lambda connection: connection.executemany(INSERT_SPAN, rows))
+
+    def record_fields(self, job: Job, spans: Sequence[SpanFields]) -> None:
+        """`record_spans` for spans given by their fields, as a Recorder gathers them."""
+        if not job.is_recorded or not spans:
+            return
+        rows = [fields_row(job.id, fields) for fields in spans]
+        self._recording(lambda connection: connection.executemany(INSERT_SPAN, rows))
 
     def finish_job(self, job: Job, status: str, finished_at: float | None = None) -> Job:
         """Record how and when `job` ended; return it so. Raises ValueError for a bad status."""
