@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
@@ -268,7 +269,7 @@ def test_the_estimators_queries_read_its_index_and_never_sort(
     store: SqliteStore, history: Path, query: str
 ) -> None:
     connection = sqlite3.connect(history)
-    parameters = (10,) if query is LATEST_OF_EVERY_KEY else ('["a"]', 10)
+    parameters = (math.inf, 10) if query is LATEST_OF_EVERY_KEY else ('["a"]', math.inf, 10)
     plan = " | ".join(
         row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}", parameters)
     )
@@ -304,6 +305,17 @@ def test_a_version_1_history_is_migrated_and_keeps_its_spans(history: Path) -> N
     connection = sqlite3.connect(history)
     assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     connection.close()
+
+
+def test_durations_before_a_time_are_the_history_as_it_was_then(store: SqliteStore) -> None:
+    """build: 1 s ending at 101, 2 s at 202, 3 s at 303; test: 5 s ending at 500"""
+    job = store.start_job("workflow", "x")
+    store.record_spans(job, spans_of(job.uid, 1.0, 2.0, 3.0, key="build"))
+    store.record_spans(job, [Span(f"{job.uid}.t", "test", "step", "succeeded", 495.0, 500.0)])
+    assert store.durations(before=202.0) == {"build": [2.0, 1.0]}
+    assert store.durations(["build", "test"], before=250.0) == {"build": [2.0, 1.0]}
+    assert store.durations(["build"], before=100.0) == {}
+    assert store.durations(["build", "test"]) == {"build": [3.0, 2.0, 1.0], "test": [5.0]}
 
 
 def test_a_job_without_number_is_not_written(store: SqliteStore) -> None:

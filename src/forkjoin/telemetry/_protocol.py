@@ -57,7 +57,11 @@ class HistoryStore(Protocol):
     def spans(self, job: Job) -> list[Span]: ...
 
     def durations(
-        self, keys: Iterable[str] | None = None, *, last: int = 10
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        last: int = 10,
+        before: float | None = None,
     ) -> dict[str, list[float]]: ...
 
     def merge(self, records: Sequence[tuple[Job, Sequence[Span]]]) -> tuple[int, int]: ...
@@ -149,7 +153,11 @@ class NullStore:
         return []
 
     def durations(
-        self, keys: Iterable[str] | None = None, *, last: int = 10
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        last: int = 10,
+        before: float | None = None,
     ) -> dict[str, list[float]]:
         return {}
 

@@ -35,12 +35,15 @@ SPAN_COLUMNS = 'uid, parent, kind, key, status, start, "end", worker, attributes
 # ESTIMATED is the estimator's index's WHERE, word for word (_schema.py): SQLite
 # uses a partial index only for a query that states its condition. A test's phases
 # (setup, call, teardown) are left out: they are part of the test's duration.
+# `"end" <= ?` reads the history as it was at a time (+inf: as it is); a key with
+# nothing that old gets "[]". Both are parameters: (before, last), or for
+# LATEST_OF_KEYS (the keys as a JSON array, before, last).
 ESTIMATED = "status = 'succeeded' AND kind <> 'setup' AND kind <> 'call' AND kind <> 'teardown'"
 _LATEST = f"""
     SELECT key, (
         SELECT json_group_array(seconds) FROM (
             SELECT "end" - start AS seconds FROM spans
-            WHERE {ESTIMATED} AND spans.key = keys.key
+            WHERE {ESTIMATED} AND spans.key = keys.key AND "end" <= ?
             ORDER BY "end" DESC LIMIT ?
         )
     ) FROM keys WHERE key IS NOT NULL

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import math
 import os
 import re
 import sqlite3
@@ -284,20 +285,26 @@ class SqliteStore:
         return [span_from_row(row) for row in rows]
 
     def durations(
-        self, keys: Iterable[str] | None = None, *, last: int = 10
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        last: int = 10,
+        before: float | None = None,
     ) -> dict[str, list[float]]:
         """Seconds taken by the latest `last` successful spans of each key, most recent first.
 
         All keys, or only `keys`; never a test's phases (spans of kind setup, call
-        and teardown), which are part of the test's time. One query. Never raises:
-        a history that cannot be read is reported through `warn`, and then knows no
-        durations.
+        and teardown), which are part of the test's time. With `before`, only spans
+        that ended by then: the history as it was at that time. One query. Never
+        raises: a history that cannot be read is reported through `warn`, and then
+        knows no durations.
         """
+        until = math.inf if before is None else before
         parameters: tuple[object, ...]
         if keys is None:
-            query, parameters = LATEST_OF_EVERY_KEY, (last,)
+            query, parameters = LATEST_OF_EVERY_KEY, (until, last)
         else:
-            query, parameters = LATEST_OF_KEYS, (json.dumps(list(keys)), last)
+            query, parameters = LATEST_OF_KEYS, (json.dumps(list(keys)), until, last)
         try:
             with self._lock:
                 rows = self._connection.execute(query, parameters).fetchall()
