@@ -196,6 +196,20 @@ def test_spans_are_written_in_a_batch_and_read_back_in_start_order(store: Sqlite
     assert store.spans(job)[1].attributes == {"exit_code": 0}
 
 
+def test_spans_of_a_kind_and_a_status_are_picked_out(store: SqliteStore) -> None:
+    job = store.start_job("tests", "pytest")
+    spans = [
+        *a_test_and_its_phases(job.uid, "test_a.py::test_x", 10.0),
+        Span(f"{job.uid}.f", "test_a.py::test_f", "test", "failed", 20.0, 21.0),
+        Span(f"{job.uid}.c", "call:test_a.py::test_f", "call", "failed", 20.2, 21.0),
+    ]
+    store.record_spans(job, spans)
+    assert store.spans(job, kind="test", status="failed") == [spans[4]]
+    assert store.spans(job, status="failed") == spans[4:]
+    assert store.spans(job, kind="test") == [spans[0], spans[4]]
+    assert store.spans(job) == spans
+
+
 def test_spans_given_by_their_fields_are_read_back_as_the_same_spans(store: SqliteStore) -> None:
     job = store.start_job("tests", "pytest")
     spans = [

@@ -103,11 +103,7 @@ def read_knowledge(
             if job.kind != "tests" or job.status == "running":
                 continue
             if job.status == "failed":
-                failed.update(
-                    span.key
-                    for span in store.spans(job)
-                    if span.kind == "test" and span.status == "failed"
-                )
+                failed.update(span.key for span in store.spans(job, kind="test", status="failed"))
             break
     except HistoryError:  # reading is best effort: a history in trouble orders nothing
         pass

@@ -54,7 +54,9 @@ class HistoryStore(Protocol):
 
     def job(self, short_id: str) -> Job: ...
 
-    def spans(self, job: Job) -> list[Span]: ...
+    def spans(
+        self, job: Job, *, kind: str | None = None, status: str | None = None
+    ) -> list[Span]: ...
 
     def durations(
         self,
@@ -149,7 +151,7 @@ class NullStore:
     def job(self, short_id: str) -> Job:
         raise HistoryError(f"no job {short_id}: there is no usable history", path=str(self._path))
 
-    def spans(self, job: Job) -> list[Span]:
+    def spans(self, job: Job, *, kind: str | None = None, status: str | None = None) -> list[Span]:
         return []
 
     def durations(
