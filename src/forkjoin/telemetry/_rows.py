@@ -87,35 +87,14 @@ def row_id(cursor: sqlite3.Cursor) -> int:
 
 
 def span_row(job_id: int, span: Span) -> tuple[object, ...]:
-    return (
-        job_id,
-        span.uid,
-        span.parent,
-        span.kind,
-        span.key,
-        span.status,
-        span.start,
-        span.end,
-        span.worker,
-        dumps(span.attributes),
-    )
+    fields = (span.uid, span.key, span.kind, span.status, span.start, span.end, span.worker)
+    return fields_row(job_id, (*fields, span.parent, span.attributes))
 
 
 def fields_row(job_id: int, fields: SpanFields) -> tuple[object, ...]:
-    """`span_row` of the Span these are the fields of."""
+    """The row of INSERT_SPAN for a span of job `job_id`, given by its fields."""
     uid, key, kind, status, start, end, worker, parent, attributes = fields
-    return (
-        job_id,
-        uid,
-        parent,
-        kind,
-        key,
-        status,
-        start,
-        end,
-        worker,
-        dumps(attributes) if attributes else "{}",
-    )
+    return (job_id, uid, parent, kind, key, status, start, end, worker, dumps(attributes or {}))
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
