@@ -3,6 +3,7 @@
     python benchmarks/bench_pytest.py                   # everything (about 20 minutes here)
     python benchmarks/bench_pytest.py --quick           # 2,000 trivial tests and the skewed suite
     python benchmarks/bench_pytest.py --only skewed     # trivial | skewed | real | split
+    python benchmarks/bench_pytest.py --only ab --against OLD/src --repeat 9
 
 Every suite is generated (or downloaded) into a temporary folder with its own
 `pytest.ini`, and each peer is a `python -m pytest` process there; its wall time is
@@ -28,6 +29,11 @@ peer alike.
   group runs serially with `--fj-splits 3 --fj-group i`, and with pytest-split's
   `--splits 3 --group i`. The figure is the largest group's test time (JUnit, setup +
   call + teardown) over the lower bound max(total / 3, longest test).
+- `ab`: a change against the code before it (`--against` a copy of the old `src/`,
+  put first on PYTHONPATH): the trivial suites of 2,000 and 20,000 tests, plain,
+  `-n 2`, and `--fj-workers 2` from either source, each forkjoin peer with a history
+  of its own (made by a first run). Medians of `--repeat` runs (of 2,000; a third
+  as many of 20,000), interleaved, with the load average around them.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -103,6 +110,24 @@ def best_of(
     return best
 
 
+def median_of(
+    directory: Path, peers: dict[str, tuple[Sequence[str], dict[str, str] | None]], repeat: int
+) -> dict[str, Timing]:
+    """Each peer `repeat` times, interleaved; the median wall and CPU of each."""
+    runs: dict[str, list[Timing]] = {name: [] for name in peers}
+    for _ in range(repeat):
+        for name, (arguments, env) in peers.items():
+            runs[name].append(run(directory, arguments, env))
+    return {
+        name: Timing(
+            statistics.median(t.wall for t in timings),
+            statistics.median(t.cpu for t in timings),
+            timings[0].counts,
+        )
+        for name, timings in runs.items()
+    }
+
+
 def table(title: str, timings: dict[str, Timing], tests: int, reference: str, peer: str) -> None:
     plain = timings[reference].wall
     print(f"\n{title}")
@@ -126,12 +151,17 @@ def new_suite(root: Path, name: str) -> Path:
     return directory
 
 
-def trivial(root: Path, tests: int, repeat: int) -> None:
+def trivial_suite(root: Path, tests: int) -> Path:
     directory = new_suite(root, f"trivial-{tests}")
     per_file = 100
     for number in range(tests // per_file):
         body = "".join(f"def test_{index}():\n    pass\n\n" for index in range(per_file))
         (directory / f"test_m{number:04d}.py").write_text(body)
+    return directory
+
+
+def trivial(root: Path, tests: int, repeat: int) -> None:
+    directory = trivial_suite(root, tests)
     run(directory, ("--fj-workers", "2", *NO_SPLIT))  # the first run: it makes the history
     peers = {
         "pytest (serial)": NO_SPLIT,
@@ -147,6 +177,31 @@ def trivial(root: Path, tests: int, repeat: int) -> None:
         "pytest (serial)",
         "pytest -n 2 (xdist)",
     )
+
+
+def against(root: Path, old_source: Path, repeat: int) -> None:
+    new_source = Path(__file__).resolve().parents[1] / "src"
+    for tests, runs in ((2_000, repeat), (20_000, max(1, repeat // 3))):
+        directory = trivial_suite(root, tests)
+        here = {**os.environ, "PYTHONPATH": str(new_source)}
+        peers: dict[str, tuple[Sequence[str], dict[str, str] | None]] = {
+            "pytest (serial)": (NO_SPLIT, here),
+            "pytest -n 2 (xdist)": (("-n", "2", *NO_SPLIT), here),
+        }
+        for name, source in (("before", old_source), ("after", new_source)):
+            env = {**os.environ, "PYTHONPATH": str(source)}
+            arguments = ("--fj-workers", "2", f"--fj-history={root / name}-{tests}.db", *NO_SPLIT)
+            run(directory, arguments, env)  # the first run: it makes the history
+            peers[f"pytest --fj-workers 2, {name}"] = (arguments, env)
+        load = f"load {os.getloadavg()[0]:.2f}"
+        timings = median_of(directory, peers, runs)
+        table(
+            f"{tests:,} trivial tests, median of {runs}, {load} -> {os.getloadavg()[0]:.2f}",
+            timings,
+            tests,
+            "pytest (serial)",
+            "pytest -n 2 (xdist)",
+        )
 
 
 SHORT = """
@@ -318,7 +373,10 @@ def _found(root: Path) -> tuple[Path, dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("trivial", "skewed", "real", "split"), action="append")
+    parser.add_argument(
+        "--only", choices=("trivial", "skewed", "real", "split", "ab"), action="append"
+    )
+    parser.add_argument("--against", type=Path, help="with --only ab: the old src/ folder")
     parser.add_argument("--quick", action="store_true", help="2,000 trivial tests and skewed")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -340,6 +398,10 @@ def main() -> None:
             real(root, options.repeat)
         if "split" in wanted:
             split_quality(root)
+        if "ab" in wanted:
+            if options.against is None:
+                parser.error("--only ab needs --against OLD_SRC")
+            against(root, options.against.resolve(), options.repeat)
     finally:
         if options.keep:
             print(f"kept {root}")

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
+from forkjoin.pytest_plugin._split import SPLIT_SET_VARIABLES
+
 # Plugins installed beside forkjoin that the inner runs have no use for.
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:pytest_split", "-p", "no:xdist")
 
@@ -27,9 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _own_history(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each inner run keeps its history in its own folder, never a shared one."""
+    """Each inner run keeps its history in its own folder, never a shared one, and
+    is in no split set unless its test says so (a CI run sets GITHUB_RUN_ID)."""
     monkeypatch.delenv("FORKJOIN_HISTORY", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    for name in SPLIT_SET_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -293,3 +293,51 @@ def test_a_worker_names_itself_in_forkjoin_worker(pytester: pytest.Pytester, for
     result.assert_outcomes(passed=4)
     assert {path.read_text() for path in pytester.path.glob("worker-*")} <= {"w1", "w2"}
     assert (pytester.path / "main").read_text() == "unset"
+
+
+def test_the_session_stays_frozen_through_pytests_cleanups_then_thaws(
+    pytester: pytest.Pytester,
+) -> None:
+    """main: collect, freeze, run on workers, unconfigure (frozen), cleanups, thawed
+
+    Frozen, the session is skipped by the full collections of pytest's own cleanups
+    (the unraisable-exception plugin runs five); it must be unfrozen after them, or a
+    process that runs pytest.main more than once would never collect a session.
+    """
+    pytester.makepyfile(
+        conftest="""
+            import gc
+            import os
+
+            MAIN = os.getpid()
+
+            def pytest_unconfigure(config):
+                if os.getpid() == MAIN:
+                    with open("frozen.txt", "a") as out:
+                        out.write(f"unconfigure {gc.get_freeze_count() > 0}\\n")
+        """,
+        test_some="""
+            import pytest
+            @pytest.mark.parametrize("n", range(20))
+            def test_n(n): pass
+        """,
+    )
+    script = (
+        "import gc, sys, pytest\n"
+        "code = pytest.main(sys.argv[1:])\n"
+        "with open('frozen.txt', 'a') as out:\n"
+        "    out.write(f'after main {gc.get_freeze_count()}\\n')\n"
+        "sys.exit(code)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, "-q", *QUIET, "--fj-workers", "2"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert (pytester.path / "frozen.txt").read_text().splitlines() == [
+        "unconfigure True",
+        "after main 0",
+    ]

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forkjoin.pytest_plugin._clusters import plan_split
+from forkjoin.pytest_plugin._split import split_set_id
 from forkjoin.telemetry import Recorder, open_history
 
 Run = Callable[..., pytest.RunResult]
@@ -282,3 +283,51 @@ def _record_durations(path: Path, durations: dict[str, float]) -> None:
         recorder.record(key, kind=kind, status="succeeded", start=1000.0, end=1000.0 + seconds)
     recorder.finish("succeeded")
     store.close()
+
+
+def _run_tests(result: pytest.RunResult) -> list[str]:
+    return sorted(line.split(" ")[0] for line in result.outlines if " PASSED" in line)
+
+
+def test_groups_run_one_after_another_on_one_history_cut_one_partition(
+    pytester: pytest.Pytester, inprocess: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """the history says test_slow takes 15 s, the 13 others 1 s; 2 groups, one split set:
+
+    group A (test_slow alone) runs first and records test_slow at ~0 s, so that
+    the history now says 7.5 s (the median): cut again from it, test_slow would
+    share a group with 3 others, run twice, and 3 tests by no group. Group B must
+    be cut from the history as it was before group A recorded.
+    """
+    _write_suite(pytester)
+    ids = _collected(inprocess("--collect-only", "-q"))
+    _record_durations(
+        pytester.path / ".forkjoin" / "history.db",
+        {test: (15.0 if test.endswith("test_slow") else 1.0) for test in ids},
+    )
+    planned = {
+        group: _collected(
+            inprocess("--collect-only", "-q", "--fj-splits", "2", "--fj-group", str(group))
+        )
+        for group in (1, 2)
+    }
+    first = next(group for group, tests in planned.items() if "test_alpha.py::test_slow" in tests)
+    second = 3 - first
+    monkeypatch.setenv("FORKJOIN_SPLIT_ID", "ci-run-42")
+    ran = {
+        group: _run_tests(inprocess("-v", "--fj-splits", "2", "--fj-group", str(group)))
+        for group in (first, second)
+    }
+    assert ran[first] == sorted(planned[first]) == ["test_alpha.py::test_slow"]
+    assert ran[second] == sorted(planned[second])
+    store = open_history(pytester.path / ".forkjoin" / "history.db")
+    jobs = [job for job in store.recent_jobs() if job.attributes.get("split_set") == "ci-run-42"]
+    store.close()
+    assert sorted(job.attributes["group"] for job in jobs) == [1, 2]
+
+
+def test_the_split_set_comes_from_the_ci_run() -> None:
+    assert split_set_id({"GITHUB_RUN_ID": "917", "GITHUB_RUN_ATTEMPT": "2"}) == "917"
+    assert split_set_id({"CI_PIPELINE_ID": "55", "FORKJOIN_SPLIT_ID": " mine "}) == "mine"
+    assert split_set_id({"FORKJOIN_SPLIT_ID": "", "CI_PIPELINE_ID": "55"}) == "55"
+    assert split_set_id({}) is None

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from forkjoin.telemetry import NullStore, Recorder, Span, SqliteStore, open_history
+from forkjoin.telemetry._schema import SCHEMA_VERSION
 
 NOBODY = 65534
 
@@ -64,7 +65,7 @@ def not_our_shape(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE jobs (x)")
-    connection.execute("PRAGMA user_version = 1")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     connection.commit()
     connection.close()
 
@@ -122,8 +123,8 @@ def test_a_history_from_a_newer_forkjoin_is_left_alone(history: Path, warnings: 
     store = open_history(history, warn=warnings.append)
     assert isinstance(store, NullStore)
     assert warnings == [
-        f"forkjoin: history at {history} has schema version 99, newer than this forkjoin's 1;"
-        " running without history"
+        f"forkjoin: history at {history} has schema version 99, newer than this"
+        f" forkjoin's {SCHEMA_VERSION}; running without history"
     ]
     assert run_a_job(store) == {"recorded": False, "short_id": "j0"}
     assert history.exists() and not list(history.parent.glob("*.corrupt-*"))

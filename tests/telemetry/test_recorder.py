@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forkjoin.telemetry import Job, Recorder, Span, SqliteStore, open_history
+from forkjoin.telemetry import Job, Recorder, Span, SpanFields, SqliteStore, open_history
 
 
 class CountingStore:
@@ -21,6 +21,10 @@ class CountingStore:
         spans = list(spans)
         self.batches.append(len(spans))
         self.store.record_spans(job, spans)
+
+    def record_fields(self, job: Job, spans: Sequence[SpanFields]) -> None:
+        self.batches.append(len(spans))
+        self.store.record_fields(job, spans)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
@@ -13,11 +14,13 @@ from forkjoin.telemetry import (
     JOB_STATUSES,
     NullStore,
     Span,
+    SpanFields,
     SqliteStore,
     history_path,
     open_history,
 )
-from forkjoin.telemetry._schema import SCHEMA_VERSION
+from forkjoin.telemetry._rows import LATEST_OF_EVERY_KEY, LATEST_OF_KEYS
+from forkjoin.telemetry._schema import _MIGRATIONS, SCHEMA_VERSION
 
 NOV_24 = datetime(2025, 11, 24, 12, 0).timestamp()
 NOV_25 = datetime(2025, 11, 25, 12, 0).timestamp()
@@ -193,6 +196,35 @@ def test_spans_are_written_in_a_batch_and_read_back_in_start_order(store: Sqlite
     assert store.spans(job)[1].attributes == {"exit_code": 0}
 
 
+def test_spans_of_a_kind_and_a_status_are_picked_out(store: SqliteStore) -> None:
+    job = store.start_job("tests", "pytest")
+    spans = [
+        *a_test_and_its_phases(job.uid, "test_a.py::test_x", 10.0),
+        Span(f"{job.uid}.f", "test_a.py::test_f", "test", "failed", 20.0, 21.0),
+        Span(f"{job.uid}.c", "call:test_a.py::test_f", "call", "failed", 20.2, 21.0),
+    ]
+    store.record_spans(job, spans)
+    assert store.spans(job, kind="test", status="failed") == [spans[4]]
+    assert store.spans(job, status="failed") == spans[4:]
+    assert store.spans(job, kind="test") == [spans[0], spans[4]]
+    assert store.spans(job) == spans
+
+
+def test_spans_given_by_their_fields_are_read_back_as_the_same_spans(store: SqliteStore) -> None:
+    job = store.start_job("tests", "pytest")
+    spans = [
+        Span(f"{job.uid}.1", "t.py::test_a", "test", "failed", 1.0, 2.5, "w1", None, {"n": 1}),
+        Span(f"{job.uid}.2", "call:t.py::test_a", "call", "failed", 1.5, 2.5, "w1", f"{job.uid}.1"),
+    ]
+    fields: list[SpanFields] = [
+        (s.uid, s.key, s.kind, s.status, s.start, s.end, s.worker, s.parent, s.attributes or None)
+        for s in spans
+    ]
+    store.record_fields(job, fields)
+    store.record_fields(job, fields[:1])  # written twice: still once
+    assert store.spans(job) == spans
+
+
 def test_durations_are_the_latest_successful_runs_of_each_key(store: SqliteStore) -> None:
     job = store.start_job("workflow", "x")
     store.record_spans(job, spans_of(job.uid, *range(1, 15), key="build"))
@@ -203,6 +235,101 @@ def test_durations_are_the_latest_successful_runs_of_each_key(store: SqliteStore
     assert durations["build"] == [14, 13, 12, 11, 10, 9, 8, 7, 6, 5]
     assert durations["test"] == [2.0]
     assert store.durations(["test", "unknown"]) == {"test": [2.0]}
+
+
+def a_test_and_its_phases(job_uid: str, nodeid: str, start: float) -> list[Span]:
+    """A test of 2 s and its phases, its children:
+
+    test_a.py::test_x            test      2 s
+      setup:test_a.py::test_x    setup     0.5 s
+      call:test_a.py::test_x     call      1 s
+      teardown:test_a.py::test_x teardown  0.5 s
+    """
+    test = Span(f"{job_uid}.{nodeid}", nodeid, "test", "succeeded", start, start + 2.0)
+    return [
+        test,
+        *(
+            Span(
+                f"{job_uid}.{when}:{nodeid}",
+                f"{when}:{nodeid}",
+                when,
+                "succeeded",
+                start + offset,
+                start + offset + seconds,
+                parent=test.uid,
+            )
+            for when, offset, seconds in (
+                ("setup", 0.0, 0.5),
+                ("call", 0.5, 1.0),
+                ("teardown", 1.5, 0.5),
+            )
+        ),
+    ]
+
+
+def test_a_tests_phases_are_kept_as_spans_but_never_estimated(store: SqliteStore) -> None:
+    job = store.start_job("tests", "pytest")
+    spans = a_test_and_its_phases(job.uid, "test_a.py::test_x", 10.0)
+    store.record_spans(job, spans)
+    assert [span.kind for span in store.spans(job)] == ["test", "setup", "call", "teardown"]
+    assert store.durations() == {"test_a.py::test_x": [2.0]}
+    assert store.durations(["test_a.py::test_x", "call:test_a.py::test_x"]) == {
+        "test_a.py::test_x": [2.0]
+    }
+
+
+@pytest.mark.parametrize("query", [LATEST_OF_EVERY_KEY, LATEST_OF_KEYS])
+def test_the_estimators_queries_read_its_index_and_never_sort(
+    store: SqliteStore, history: Path, query: str
+) -> None:
+    connection = sqlite3.connect(history)
+    parameters = (math.inf, 10) if query is LATEST_OF_EVERY_KEY else ('["a"]', math.inf, 10)
+    plan = " | ".join(
+        row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}", parameters)
+    )
+    connection.close()
+    assert "estimated_spans_by_key" in plan
+    assert "ORDER BY" not in plan  # no sort: the index hands the rows over in order
+
+
+def test_a_version_1_history_is_migrated_and_keeps_its_spans(history: Path) -> None:
+    history.parent.mkdir(parents=True)
+    connection = sqlite3.connect(history)
+    for statement in _MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute(
+        "INSERT INTO jobs (uid, day, number, kind, what, started_at, status)"
+        " VALUES ('u', '2025-11-25', 1, 'tests', 'pytest', 10.0, 'succeeded')"
+    )
+    for span in a_test_and_its_phases("u", "test_a.py::test_x", 10.0):
+        connection.execute(
+            'INSERT INTO spans (uid, job_id, parent, kind, key, status, start, "end")'
+            " VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+            (span.uid, span.parent, span.kind, span.key, span.status, span.start, span.end),
+        )
+    connection.commit()
+    connection.close()
+    opened = open_history(history, warn=pytest.fail)
+    assert isinstance(opened, SqliteStore)
+    (job,) = opened.recent_jobs()
+    assert len(opened.spans(job)) == 4
+    assert opened.durations() == {"test_a.py::test_x": [2.0]}
+    opened.close()
+    connection = sqlite3.connect(history)
+    assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    connection.close()
+
+
+def test_durations_before_a_time_are_the_history_as_it_was_then(store: SqliteStore) -> None:
+    """build: 1 s ending at 101, 2 s at 202, 3 s at 303; test: 5 s ending at 500"""
+    job = store.start_job("workflow", "x")
+    store.record_spans(job, spans_of(job.uid, 1.0, 2.0, 3.0, key="build"))
+    store.record_spans(job, [Span(f"{job.uid}.t", "test", "step", "succeeded", 495.0, 500.0)])
+    assert store.durations(before=202.0) == {"build": [2.0, 1.0]}
+    assert store.durations(["build", "test"], before=250.0) == {"build": [2.0, 1.0]}
+    assert store.durations(["build"], before=100.0) == {}
+    assert store.durations(["build", "test"]) == {"build": [3.0, 2.0, 1.0], "test": [5.0]}
 
 
 def test_a_job_without_number_is_not_written(store: SqliteStore) -> None:

@@ -22,7 +22,7 @@ from forkjoin.pytest_plugin._fixtures import FixtureTimer
 from forkjoin.pytest_plugin._history import HistoryHandle, history_location
 from forkjoin.pytest_plugin._record import TestRecording
 from forkjoin.pytest_plugin._settings import read_options
-from forkjoin.pytest_plugin._split import SplitSelection
+from forkjoin.pytest_plugin._split import SPLIT_SET_ATTRIBUTE, SplitSelection, split_set_id
 
 __all__ = ["activate"]
 
@@ -34,12 +34,19 @@ def activate(config: pytest.Config) -> None:
     warn = _warner(config)
     history = HistoryHandle(history_location(config, options.history), warn)
     manager.register(FixtureTimer(), "forkjoin-fixtures")
+    split_set = split_set_id() if options.splits is not None else None
     if options.splits is not None and options.group is not None:
         durations = None
         if options.durations is not None:
             durations = _durations(options.durations)
         manager.register(
-            SplitSelection(options.splits, options.group, durations=durations, history=history),
+            SplitSelection(
+                options.splits,
+                options.group,
+                durations=durations,
+                history=history,
+                split_set=split_set,
+            ),
             "forkjoin-split",
         )
     if hasattr(config, "workerinput"):
@@ -47,6 +54,8 @@ def activate(config: pytest.Config) -> None:
     attributes: dict[str, object] = {}
     if options.splits is not None:
         attributes.update(splits=options.splits, group=options.group)
+        if split_set is not None:
+            attributes[SPLIT_SET_ATTRIBUTE] = split_set
     if options.workers is not None:
         attributes["workers"] = options.workers
     recording = TestRecording(config, history, attributes, warn)

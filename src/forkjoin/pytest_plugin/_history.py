@@ -83,14 +83,16 @@ def read_knowledge(
     *,
     failures: bool = False,
     last_failed: Iterable[str] = (),
+    before: float | None = None,
 ) -> Knowledge:
     """What `store` knows of `keys`, in one query, and with `failures`, what failed last.
 
-    The failures are those of the latest finished job of kind `tests`, read only when
-    that job failed (a job that succeeded had none), and `last_failed` besides
-    (pytest's own cache). Never raises for the history's sake.
+    The durations are those of spans that ended by `before`, when given. The failures
+    are those of the latest finished job of kind `tests`, read only when that job
+    failed (a job that succeeded had none), and `last_failed` besides (pytest's own
+    cache). Never raises for the history's sake.
     """
-    durations = store.durations(list(keys))
+    durations = store.durations(list(keys), before=before)
     seconds = {key: statistics.median(samples) for key, samples in durations.items()}
     longest = {key: max(samples) for key, samples in durations.items()}
     failed = set(last_failed)
@@ -101,11 +103,7 @@ def read_knowledge(
             if job.kind != "tests" or job.status == "running":
                 continue
             if job.status == "failed":
-                failed.update(
-                    span.key
-                    for span in store.spans(job)
-                    if span.kind == "test" and span.status == "failed"
-                )
+                failed.update(span.key for span in store.spans(job, kind="test", status="failed"))
             break
     except HistoryError:  # reading is best effort: a history in trouble orders nothing
         pass

@@ -35,6 +35,7 @@ from forkjoin.telemetry._values import (
     SPAN_STATUSES,
     Job,
     Span,
+    SpanFields,
     parse_short_id,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "NullStore",
     "Recorder",
     "Span",
+    "SpanFields",
     "SqliteStore",
     "export",
     "export_spans_to_otel",

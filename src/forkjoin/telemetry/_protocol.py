@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from forkjoin.errors import HistoryError
-from forkjoin.telemetry._values import JOB_STATUSES, Job, Span, day_of
+from forkjoin.telemetry._values import JOB_STATUSES, Job, Span, SpanFields, day_of
 
 __all__ = ["Clock", "HistoryStore", "NullStore", "Warn", "check_status", "unrecorded_job"]
 
@@ -22,7 +22,7 @@ Warn = Callable[[str], None]
 class HistoryStore(Protocol):
     """Where jobs and spans are recorded and read back; `open_history` gives one.
 
-    Recording (`start_job`, `record_spans`, `finish_job`) never raises for the
+    Recording (`start_job`, `record_spans` or `record_fields`, `finish_job`) never raises for the
     history's sake: a history that fails is reported once through `warn` and the run
     goes on unrecorded. Reading raises HistoryError, except `durations`, which the
     estimator needs to never fail.
@@ -44,6 +44,8 @@ class HistoryStore(Protocol):
 
     def record_spans(self, job: Job, spans: Iterable[Span]) -> None: ...
 
+    def record_fields(self, job: Job, spans: Sequence[SpanFields]) -> None: ...
+
     def finish_job(self, job: Job, status: str, finished_at: float | None = None) -> Job: ...
 
     def recent_jobs(self, limit: int = 20) -> list[Job]: ...
@@ -52,10 +54,16 @@ class HistoryStore(Protocol):
 
     def job(self, short_id: str) -> Job: ...
 
-    def spans(self, job: Job) -> list[Span]: ...
+    def spans(
+        self, job: Job, *, kind: str | None = None, status: str | None = None
+    ) -> list[Span]: ...
 
     def durations(
-        self, keys: Iterable[str] | None = None, *, last: int = 10
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        last: int = 10,
+        before: float | None = None,
     ) -> dict[str, list[float]]: ...
 
     def merge(self, records: Sequence[tuple[Job, Sequence[Span]]]) -> tuple[int, int]: ...
@@ -126,6 +134,9 @@ class NullStore:
     def record_spans(self, job: Job, spans: Iterable[Span]) -> None:
         return None
 
+    def record_fields(self, job: Job, spans: Sequence[SpanFields]) -> None:
+        return None
+
     def finish_job(self, job: Job, status: str, finished_at: float | None = None) -> Job:
         check_status(status)
         finished = self._clock() if finished_at is None else finished_at
@@ -140,11 +151,15 @@ class NullStore:
     def job(self, short_id: str) -> Job:
         raise HistoryError(f"no job {short_id}: there is no usable history", path=str(self._path))
 
-    def spans(self, job: Job) -> list[Span]:
+    def spans(self, job: Job, *, kind: str | None = None, status: str | None = None) -> list[Span]:
         return []
 
     def durations(
-        self, keys: Iterable[str] | None = None, *, last: int = 10
+        self,
+        keys: Iterable[str] | None = None,
+        *,
+        last: int = 10,
+        before: float | None = None,
     ) -> dict[str, list[float]]:
         return {}
 

@@ -11,13 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from forkjoin.telemetry._failures import describe, print_warning
 from forkjoin.telemetry._otel import export_spans_to_otel, otel_enabled
 from forkjoin.telemetry._protocol import Clock, HistoryStore, Warn
-from forkjoin.telemetry._values import SPAN_STATUSES, Job, Span
+from forkjoin.telemetry._values import SPAN_STATUSES, Job, Span, SpanFields
 
 __all__ = ["Recorder"]
 
 OtelExport = Callable[[Job, Sequence[Span]], None]
-# A span as `record` keeps it: Span's fields in order, attributes possibly None.
-_Row = tuple[str, str, str, str, float, float, str, str | None, Mapping[str, object] | None]
 _STATUSES = frozenset(SPAN_STATUSES)
 
 
@@ -91,7 +89,7 @@ class Recorder:
         self._flush_every = flush_every
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self._pending: list[_Row] = []
+        self._pending: list[SpanFields] = []
         self._open: dict[str, _Open] = {}
         if otel is None and otel_enabled(os.environ if environ is None else environ):
             otel = export_spans_to_otel
@@ -129,8 +127,7 @@ class Recorder:
                 f"a span's status is one of {', '.join(SPAN_STATUSES)}, not {status!r}"
             )
         uid = span_id or f"{self._job.uid}.{next(self._counter)}"
-        # A tuple, not yet a Span: a frozen dataclass costs 3 µs to build, which
-        # `flush` pays, away from the run's hot path.
+        # A tuple, never a Span unless OpenTelemetry wants one (see SpanFields).
         row = (uid, key, kind, status, start, end, worker, parent, attributes)
         with self._lock:
             self._pending.append(row)
@@ -191,10 +188,9 @@ class Recorder:
             pending, self._pending = self._pending, []
         if not pending:
             return
-        spans = [Span(*row[:8], row[8] or {}) for row in pending]
         if self._exported is not None:
-            self._exported.extend(spans)
-        self._store.record_spans(self._job, spans)
+            self._exported.extend(Span(*row[:8], row[8] or {}) for row in pending)
+        self._store.record_fields(self._job, pending)
 
     def finish(self, status: str, finished_at: float | None = None) -> Job:
         """End the job: spans still open end `cancelled`, everything is written.

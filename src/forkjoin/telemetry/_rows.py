@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from forkjoin.telemetry._values import Job, Span
+from forkjoin.telemetry._values import Job, Span, SpanFields
 
 __all__ = [
     "INSERT_SPAN",
@@ -17,6 +17,7 @@ __all__ = [
     "LATEST_OF_KEYS",
     "SPAN_COLUMNS",
     "dumps",
+    "fields_row",
     "job_from_row",
     "next_number",
     "row_id",
@@ -30,21 +31,29 @@ SPAN_COLUMNS = 'uid, parent, kind, key, status, start, "end", worker, attributes
 # are walked by a recursive skip-scan (each the least one greater than the last),
 # so both the keys and their latest spans are index seeks: some 30 ms for 2,000
 # keys among a million spans, where a window function over the spans took 2 s.
-_LATEST = """
+#
+# ESTIMATED is the estimator's index's WHERE, word for word (_schema.py): SQLite
+# uses a partial index only for a query that states its condition. A test's phases
+# (setup, call, teardown) are left out: they are part of the test's duration.
+# `"end" <= ?` reads the history as it was at a time (+inf: as it is); a key with
+# nothing that old gets "[]". Both are parameters: (before, last), or for
+# LATEST_OF_KEYS (the keys as a JSON array, before, last).
+ESTIMATED = "status = 'succeeded' AND kind <> 'setup' AND kind <> 'call' AND kind <> 'teardown'"
+_LATEST = f"""
     SELECT key, (
         SELECT json_group_array(seconds) FROM (
             SELECT "end" - start AS seconds FROM spans
-            WHERE status = 'succeeded' AND spans.key = keys.key
+            WHERE {ESTIMATED} AND spans.key = keys.key AND "end" <= ?
             ORDER BY "end" DESC LIMIT ?
         )
     ) FROM keys WHERE key IS NOT NULL
 """
 LATEST_OF_EVERY_KEY = (
-    """
+    f"""
     WITH RECURSIVE keys (key) AS (
-        SELECT min(key) FROM spans WHERE status = 'succeeded'
+        SELECT min(key) FROM spans WHERE {ESTIMATED}
         UNION ALL
-        SELECT (SELECT min(key) FROM spans WHERE status = 'succeeded' AND key > keys.key)
+        SELECT (SELECT min(key) FROM spans WHERE {ESTIMATED} AND key > keys.key)
         FROM keys WHERE keys.key IS NOT NULL
     )"""
     + _LATEST
@@ -78,18 +87,14 @@ def row_id(cursor: sqlite3.Cursor) -> int:
 
 
 def span_row(job_id: int, span: Span) -> tuple[object, ...]:
-    return (
-        job_id,
-        span.uid,
-        span.parent,
-        span.kind,
-        span.key,
-        span.status,
-        span.start,
-        span.end,
-        span.worker,
-        dumps(span.attributes),
-    )
+    fields = (span.uid, span.key, span.kind, span.status, span.start, span.end, span.worker)
+    return fields_row(job_id, (*fields, span.parent, span.attributes))
+
+
+def fields_row(job_id: int, fields: SpanFields) -> tuple[object, ...]:
+    """The row of INSERT_SPAN for a span of job `job_id`, given by its fields."""
+    uid, key, kind, status, start, end, worker, parent, attributes = fields
+    return (job_id, uid, parent, kind, key, status, start, end, worker, dumps(attributes or {}))
 
 
 def job_from_row(row: Sequence[Any]) -> Job:

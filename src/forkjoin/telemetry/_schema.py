@@ -49,6 +49,19 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         'CREATE INDEX succeeded_spans_by_key ON spans (key, "end" DESC, start)'
         " WHERE status = 'succeeded'",
     ),
+    # The phases of a test (kinds setup, call, teardown) leave the estimator's index:
+    # their durations are part of the test's, and nothing estimates them on their
+    # own. They were three spans in four of a test suite's, and the entries of
+    # their keys, spread over the whole index, made most of the pages a run
+    # writes (102 MB of WAL for 20,000 tests with 16 runs behind them, now 38 MB).
+    # `kind <> ...` rather than `kind NOT IN (...)`: SQLite evaluates the list
+    # for every row it writes, which made inserts slower than before.
+    (
+        "DROP INDEX succeeded_spans_by_key",
+        'CREATE INDEX estimated_spans_by_key ON spans (key, "end" DESC, start)'
+        " WHERE status = 'succeeded' AND kind <> 'setup' AND kind <> 'call'"
+        " AND kind <> 'teardown'",
+    ),
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)

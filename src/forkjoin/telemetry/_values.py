@@ -14,6 +14,7 @@ __all__ = [
     "Job",
     "ShortId",
     "Span",
+    "SpanFields",
     "day_of",
     "parse_short_id",
 ]
@@ -94,6 +95,13 @@ class Span:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+# A span's fields as a plain tuple, in Span's order, with None for no attributes:
+# what a Recorder gathers and a store writes. Building a Span (a frozen dataclass)
+# costs a microsecond or more, and --fj-workers' main process records four spans
+# for every test, so recording builds Spans only when OpenTelemetry wants them.
+SpanFields = tuple[str, str, str, str, float, float, str, str | None, Mapping[str, object] | None]
 
 
 @dataclass(frozen=True, slots=True)
