@@ -212,11 +212,7 @@ def test_for_each_stop_cancels_the_items_after_a_failure(tmp_path: Path) -> None
     assert node["items"][1]["exit_code"] == 5
     assert nodes_of(summary)["after"]["skipped_because"] == "each"
     assert node["items"][3]["log_file"] is None
-    deadline = time.monotonic() + 3
-    group = int((tmp_path / "slow.pid").read_text())
-    while _alive_in_group(group) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive_in_group(group)
+    assert _all_gone([int((tmp_path / "slow.pid").read_text())])
 
 
 def test_for_each_continue_runs_every_item_and_fails_the_step(tmp_path: Path) -> None:
@@ -556,10 +552,7 @@ def test_a_signal_stops_the_run_and_leaves_no_process(tmp_path: Path, number: in
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while not ((tmp_path / "a.pid").exists() and (tmp_path / "b.pid").exists()):
-        assert time.monotonic() < deadline, "the steps never started"
-        time.sleep(0.05)
+    _wait_for_files(tmp_path, "a.pid", "b.pid", what="the steps never started")
     groups = [int((tmp_path / name).read_text()) for name in ("a.pid", "b.pid")]
     time.sleep(0.2)  # let the grandchildren start
     assert all(_alive_in_group(group) for group in groups)
@@ -567,10 +560,7 @@ def test_a_signal_stops_the_run_and_leaves_no_process(tmp_path: Path, number: in
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    deadline = time.monotonic() + 3
-    while any(_alive_in_group(group) for group in groups) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive_in_group(group) for group in groups)
+    assert _all_gone(groups)
     summary = json.loads(summary_path.read_text())
     assert summary["status"] == "interrupted"
     assert statuses(summary) == {"a": "cancelled", "b": "cancelled", "c": "cancelled"}
@@ -612,10 +602,7 @@ def test_a_closed_terminal_stops_the_run_and_leaves_no_process(tmp_path: Path) -
     time.sleep(0.3)
     os.close(controller)
     assert process.wait(timeout=15) == 130
-    deadline = time.monotonic() + 3
-    while any(_alive_in_group(group) for group in groups) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive_in_group(group) for group in groups)
+    assert _all_gone(groups)
     assert json.loads(summary_path.read_text())["status"] == "interrupted"
 
 
@@ -636,19 +623,13 @@ def test_a_process_that_left_its_group_is_ended_on_ctrl_c_too(tmp_path: Path) ->
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while not (tmp_path / "escaped.pid").exists():
-        assert time.monotonic() < deadline, "the step never started"
-        time.sleep(0.05)
+    _wait_for_files(tmp_path, "escaped.pid", what="the step never started")
     escaped = int((tmp_path / "escaped.pid").read_text())
     assert _alive_in_group(escaped)  # it leads a group of its own
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130, stderr
-    deadline = time.monotonic() + 3
-    while _alive_in_group(escaped) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive_in_group(escaped)
+    assert _all_gone([escaped])
 
 
 def test_sigint_stops_the_items_of_a_step(tmp_path: Path) -> None:
@@ -668,19 +649,13 @@ def test_sigint_stops_the_items_of_a_step(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while not ((tmp_path / "1.pid").exists() and (tmp_path / "2.pid").exists()):
-        assert time.monotonic() < deadline, "the items never started"
-        time.sleep(0.05)
+    _wait_for_files(tmp_path, "1.pid", "2.pid", what="the items never started")
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130, stderr
     groups = [int((tmp_path / name).read_text()) for name in ("1.pid", "2.pid")]
-    deadline = time.monotonic() + 3
-    while any(_alive_in_group(group) for group in groups) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive_in_group(group) for group in groups)
+    assert _all_gone(groups)
     assert not (tmp_path / "3.pid").exists()
     node = nodes_of(json.loads(summary_path.read_text()))["each"]
     assert node["status"] == "cancelled"
@@ -704,10 +679,7 @@ def test_a_second_sigint_kills_a_step_that_ignores_the_first(tmp_path: Path) -> 
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 10
-    while not (tmp_path / "s.pid").exists():
-        assert time.monotonic() < deadline, "the step never started"
-        time.sleep(0.05)
+    _wait_for_files(tmp_path, "s.pid", what="the step never started")
     group = int((tmp_path / "s.pid").read_text())
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
@@ -719,10 +691,25 @@ def test_a_second_sigint_kills_a_step_that_ignores_the_first(tmp_path: Path) -> 
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130, stderr
     assert time.monotonic() - began < 5
-    deadline = time.monotonic() + 3
-    while _alive_in_group(group) and time.monotonic() < deadline:
+    assert _all_gone([group])
+
+
+def _wait_for_files(directory: Path, *names: str, what: str) -> None:
+    """Until every file `names` exists in `directory` (the steps wrote their pids)."""
+    deadline = time.monotonic() + 10
+    while not all((directory / name).exists() for name in names):
+        assert time.monotonic() < deadline, what
         time.sleep(0.05)
-    assert not _alive_in_group(group)
+
+
+def _all_gone(groups: list[int], seconds: float = 3) -> bool:
+    """True once no live process is left in any of `groups`, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while any(_alive_in_group(group) for group in groups):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _alive_in_group(group: int) -> bool:
