@@ -16,8 +16,9 @@ knows jobs and spans only, never a front end or the scheduler's internals
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from forkjoin.telemetry._estimator import DEFAULT_SECONDS, HistoryEstimator, families
-from forkjoin.telemetry._exchange import FORMAT_VERSION, Imported, export, import_file
 from forkjoin.telemetry._open import (
     DEFAULT_HISTORY,
     ENVIRONMENT_VARIABLE,
@@ -66,3 +67,18 @@ __all__ = [
     "read_history",
     "parse_short_id",
 ]
+
+# Moving history between machines is for `forkjoin history export|import` alone: a run
+# does not pay for importing it (and the readers of foreign formats) as it starts.
+_EXCHANGE = ("FORMAT_VERSION", "Imported", "export", "import_file")
+
+if TYPE_CHECKING:
+    from forkjoin.telemetry._exchange import FORMAT_VERSION, Imported, export, import_file
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXCHANGE:
+        from forkjoin.telemetry import _exchange
+
+        return getattr(_exchange, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
