@@ -321,7 +321,8 @@ def test_a_ctrl_c_while_the_command_starts_exits_130_once_it_can() -> None:
     group answers it with 130 before the command; without one, Python's handler is
     back for the command."""
     script = (
-        "import os, signal\n"
+        "import os, signal, sys\n"
+        "sys.argv[0] = 'forkjoin'  # as the console script\n"
         "from forkjoin.cli import _startup\n"
         "_startup.install()\n"
         "os.kill(os.getpid(), signal.SIGINT)\n"
@@ -340,3 +341,18 @@ def test_a_ctrl_c_while_the_command_starts_exits_130_once_it_can() -> None:
         "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
     )
     assert subprocess.run([sys.executable, "-c", quiet]).returncode == 0
+
+
+def test_a_program_that_imports_the_cli_keeps_its_ctrl_c() -> None:
+    script = (
+        "import os, signal, time\n"
+        "import forkjoin.cli\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(1)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "interrupted\n"), result.stderr

@@ -247,6 +247,30 @@ def test_without_an_address_a_local_cluster_runs_the_steps_and_goes(tmp_path: Pa
     assert not os.path.exists(f"/proc/{worker}")  # the cluster ended with the run
 
 
+def test_ctrl_c_on_a_local_cluster_stops_the_steps_and_leaves_its_workers_be(
+    tmp_path: Path,
+) -> None:
+    """The local cluster's processes are children of the run, not orphans of a step:
+    an interrupt ends the steps, and the cluster closes as it would at a normal end."""
+    write(tmp_path, "steps: {wait: {run: 'echo $$ > wait.pid; sleep 30 & wait'}}")
+    process = subprocess.Popen(
+        [*COMMAND, "--executor", "dask", "--grace", "1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    group = int(_wait_for(tmp_path / "wait.pid"))
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "died" not in stderr, stderr
+    deadline = time.monotonic() + 5
+    while _alive_in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive_in_group(group)
+
+
 def test_a_step_that_prints_much_loses_no_line(tmp_path: Path, dask_address: str) -> None:
     write(tmp_path, "steps: {loud: {run: 'seq 1 200000'}}")
     result, summary = run(tmp_path, "--executor", "dask", "--address", dask_address, timeout=120)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from forkjoin.workflow._shell import _Spawned, start
+from forkjoin.workflow._shell import _inheritable_descriptors, _Spawned, start
 
 _SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)
 
@@ -23,10 +23,17 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
     other.mkdir()
     before = os.getcwd()
     os.chdir(here)
+    # What this test process inherited from whoever started it would send every
+    # command through Popen: held back while the test runs.
+    inherited = _inheritable_descriptors()
+    for descriptor in inherited:
+        os.set_inheritable(descriptor, False)
     try:
         yield here if request.param == "here" else other
     finally:
         os.chdir(before)
+        for descriptor in inherited:
+            os.set_inheritable(descriptor, True)
 
 
 def run(command: str, cwd: Path) -> tuple[bytes, int, bool]:
@@ -77,3 +84,17 @@ def test_sigpipe_is_not_ignored_as_it_is_in_python(where: Path) -> None:
 def test_a_missing_shell_directory_is_an_oserror(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         start("true", cwd=tmp_path / "missing", env={})
+
+
+def test_a_descriptor_we_inherited_never_reaches_the_command(where: Path) -> None:
+    """As Popen's close_fds: a descriptor left open to forkjoin (by its caller, here
+    made inheritable on purpose) is not the command's, wherever it runs."""
+    reader, writer = os.pipe()
+    os.set_inheritable(writer, True)
+    try:
+        output, _, spawned = run(f"ls /proc/$$/fd; test -e /proc/$$/fd/{writer}", where)
+    finally:
+        os.close(reader)
+        os.close(writer)
+    assert not spawned  # such a descriptor sends it through Popen
+    assert output.split() == [b"0", b"1", b"2"]

@@ -186,6 +186,7 @@ def _run_steps(
 
     from forkjoin.telemetry import history_path, open_history
     from forkjoin.workflow import (
+        LocalLauncher,
         Run,
         adopt_orphans,
         choose_concurrency,
@@ -234,8 +235,9 @@ def _run_steps(
         launcher=launcher,
         # A process that leaves its step's group (`setsid`) becomes ours when its
         # parent ends, so that an interrupted run leaves none behind; a finished run
-        # leaves its steps' daemons be, as make does.
-        adopting=adopt_orphans(),
+        # leaves its steps' daemons be, as make does. Only for steps run here: a local
+        # cluster's processes are children of ours too, and not orphans.
+        adopting=isinstance(launcher, LocalLauncher) and adopt_orphans(),
     )
     # Opened once the file is known good: a bad file records no job.
     with open_history(history_path(history, Path.cwd())) as store, status:

@@ -57,7 +57,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # `kind <> ...` rather than `kind NOT IN (...)`: SQLite evaluates the list
     # for every row it writes, which made inserts slower than before.
     (
-        "DROP INDEX succeeded_spans_by_key",
+        "DROP INDEX IF EXISTS succeeded_spans_by_key",
         'CREATE INDEX estimated_spans_by_key ON spans (key, "end" DESC, start)'
         " WHERE status = 'succeeded' AND kind <> 'setup' AND kind <> 'call'"
         " AND kind <> 'teardown'",

@@ -44,7 +44,8 @@ Context = Literal[
 _WORD_BREAKS = " \t\n;&|()<>`"
 # Characters that end a here-document's delimiter word, outside quotes.
 _DELIMITER_ENDS = " \t\n;&|()<>"
-_NUMBER = re.compile(r"[+-]?(?:0[xX][0-9A-Fa-f]+|[0-9]+)", re.ASCII)
+# No leading zero: `$(( 010 ))` is octal 8 to the shell, and `08` an error.
+_NUMBER = re.compile(r"[+-]?(?:0[xX][0-9A-Fa-f]+|0|[1-9][0-9]*)", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,7 @@ def start(command: str, *, cwd: Path, env: Mapping[bytes, bytes]) -> Started:
     """
     # POSIX puts sh at /bin/sh; naming it spares a search of $PATH per command.
     arguments = ["/bin/sh", "-c", command]
-    if os.fspath(cwd) == os.getcwd():
+    if os.fspath(cwd) == os.getcwd() and not _inheritable_descriptors():
         return _spawn(arguments, env)
     return subprocess.Popen(
         arguments,
@@ -137,6 +137,24 @@ class _Spawned:
             _, status = os.waitpid(self.pid, 0)
             self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
+
+
+def _inheritable_descriptors() -> list[int]:
+    """The descriptors above 2 that a spawned command would inherit: ones this process
+    was started with, or made inheritable. Popen closes them (`close_fds`) and
+    posix_spawn cannot, so any of them sends the command through Popen."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return [-1]  # no /proc: take Popen's way, which needs no list
+    inheritable = []
+    for name in names:
+        descriptor = int(name)
+        if descriptor > 2:
+            with contextlib.suppress(OSError):  # the listing's own, closed by now
+                if os.get_inheritable(descriptor):
+                    inheritable.append(descriptor)
+    return inheritable
 
 
 def _spawn(arguments: list[str], env: Mapping[bytes, bytes]) -> _Spawned:
