@@ -1,8 +1,9 @@
 """Loading a forkjoin.yaml: its text to a checked Workflow, or one WorkflowError.
 
 The text is composed into YAML nodes (`_yaml`), the top-level settings are read
-here, each step by `_steps`, and what needs the whole graph last: cycles, and steps
-reading the outputs of steps they do not need. Checks stop at the first mistake.
+here, each step by `_steps` (its `${{ }}` references by `_references`), and what
+needs the whole graph last: cycles, and steps reading the outputs of steps they do
+not need. Checks stop at the first mistake.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 
 from forkjoin.errors import CycleError, WorkflowError
 from forkjoin.workflow._launch import LAUNCHERS
+from forkjoin.workflow._references import OutputUse
 from forkjoin.workflow._spec import FailureMode, Workflow, quoted
-from forkjoin.workflow._steps import ID, ID_RULE, OutputUse, StepReader
+from forkjoin.workflow._steps import ID, ID_RULE, StepReader
 from forkjoin.workflow._yaml import Node, NodeReader, compose, kind_of
 
 __all__ = ["load", "loads"]

@@ -1,8 +1,8 @@
-"""Reading one step of a forkjoin.yaml: its keys, their values, and its `${{ }}` references.
+"""Reading one step of a forkjoin.yaml: its keys and their values.
 
 Everything about a step that the step alone can tell is checked here, given the ids
-of all steps, the workflow's env and its pools. Reading another step's outputs is
-noted as an `OutputUse`, to be checked against the graph once every step is read.
+of all steps, the workflow's env and its pools; its `${{ }}` references are checked
+by `_references`, whose `ReferenceChecker` this reader extends.
 """
 
 from __future__ import annotations
@@ -10,27 +10,22 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 
-from forkjoin.errors import WorkflowError
-from forkjoin.workflow._quoting import Context, contexts_of
+from forkjoin.workflow._references import ReferenceChecker
 from forkjoin.workflow._spec import (
     DURATION_FORMS,
     Item,
     OnFailure,
-    Reference,
-    ReferenceSyntaxError,
     Step,
     did_you_mean,
     listing,
     parse_duration,
-    parse_references,
     quoted,
 )
-from forkjoin.workflow._yaml import Node, NodeReader, kind_of
+from forkjoin.workflow._yaml import Node, kind_of
 
-__all__ = ["ID", "ID_RULE", "OutputUse", "StepReader"]
+__all__ = ["ID", "ID_RULE", "StepReader"]
 
 ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*", re.ASCII)  # as GitHub Actions' job ids
 ID_RULE = "use letters, digits, `_` and `-`, starting with a letter or `_`"
@@ -48,32 +43,10 @@ _ALIASES = {
     **dict.fromkeys(("args", "kwargs", "with_"), "with"),
     "continue-on-error": "on_failure",
 }
-# Where a reference's variable would not be expanded, why, and the fix.
-_UNEXPANDED: dict[Context, tuple[str, str]] = {
-    "literal": (
-        "stands where the shell expands nothing: in a quoted here-document (<<'EOF')",
-        "write the delimiter unquoted (<<EOF) so the value is put in, and `\\$` for a"
-        " literal $ in the text",
-    ),
-    "escaped": (
-        "follows a `\\`, which would escape the $ forkjoin puts in its place",
-        "remove the `\\`: a value is never read as shell code, so it needs no escape",
-    ),
-}
 _CALL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
 
 
-@dataclass(frozen=True, slots=True)
-class OutputUse:
-    """Step `step` reads an output of step `source`, at `line`:`column` of the file."""
-
-    step: str
-    source: str
-    line: int
-    column: int
-
-
-class StepReader(NodeReader):
+class StepReader(ReferenceChecker):
     """Reads the steps of one file, given the ids of all of them, the env and the pools."""
 
     def __init__(
@@ -85,11 +58,8 @@ class StepReader(NodeReader):
         env: Mapping[str, str],
         pools: Mapping[str, int],
     ) -> None:
-        super().__init__(text, path)
-        self.ids = ids
-        self.workflow_env = env
+        super().__init__(text, path, ids=ids, env=env)
         self.pools = pools
-        self.uses: list[OutputUse] = []
 
     def step(self, step_id: str, key: Node, node: Node) -> Step:
         """The step defined by `node` under `key`; raises WorkflowError at its first mistake."""
@@ -338,78 +308,6 @@ class StepReader(NodeReader):
                 or f"declare it under `pools:`, such as `pools: {{{name}: 1}}`",
             )
         return name
-
-    def _references(self, node: Node, text: str) -> list[Reference]:
-        try:
-            return parse_references(text)
-        except ReferenceSyntaxError as error:
-            line, column = self.place(node, error.offset)
-            raise WorkflowError(
-                error.reason, path=self.path, line=line, column=column, hint=error.hint
-            ) from error
-
-    def _check_references(self, step: Step, text: str, node: Node) -> None:
-        """Each `${{ }}` in `text` (`run`, or a `with` value) names what the step has:
-        its item, a matrix key, an env, or an output of a step it needs."""
-        env = {**self.workflow_env, **step.env}
-        for reference in self._references(node, text):
-            if reference.kind == "output":
-                self._note_output_use(step.id, reference, node, reference.start)
-                continue
-            problem = _reference_problem(step, reference, env)
-            if problem is not None:
-                line, column = self.place(node, reference.start)
-                message, hint = problem
-                raise WorkflowError(message, path=self.path, line=line, column=column, hint=hint)
-
-    def _check_contexts(self, command: str, node: Node) -> None:
-        """No `${{ }}` of a command stands where the shell would not expand it."""
-        references = self._references(node, command)
-        for reference, context in zip(references, contexts_of(command, references), strict=True):
-            if context not in _UNEXPANDED:
-                continue
-            message, hint = _UNEXPANDED[context]
-            line, column = self.place(node, reference.start)
-            raise WorkflowError(
-                f"{reference} {message}", path=self.path, line=line, column=column, hint=hint
-            )
-
-    def _note_output_use(self, step_id: str, reference: Reference, node: Node, offset: int) -> None:
-        source = reference.parts[0]
-        line, column = self.place(node, offset)
-        if source == step_id:
-            message = f"step `{step_id}` reads its own output in {reference}"
-            hint = "outputs are for the steps that need this one"
-        elif source not in self.ids:
-            message = f"{reference} names `{source}`, which is not a step"
-            hint = did_you_mean(source, self.ids) or listing("the steps are", self.ids)
-        else:
-            self.uses.append(OutputUse(step_id, source, line, column))
-            return
-        raise WorkflowError(message, path=self.path, line=line, column=column, hint=hint)
-
-
-def _reference_problem(
-    step: Step, reference: Reference, env: Mapping[str, str]
-) -> tuple[str, str] | None:
-    """What is wrong with an item, matrix or env reference in `step`, and the fix; or None."""
-    this = f"step `{step.id}`"
-    name = reference.parts[0] if reference.parts else ""
-    if reference.kind == "item" and step.for_each is None:
-        fix = "use ${{ matrix.KEY }}" if step.matrix is not None else f"add `for_each:` to {this}"
-        return f"{reference} is set only in for_each steps, and {this} is not one", fix
-    if reference.kind == "matrix" and step.matrix is None:
-        fix = "use ${{ item }}" if step.for_each is not None else f"add `matrix:` to {this}"
-        return f"{reference} is set only in matrix steps, and {this} is not one", fix
-    if reference.kind == "matrix" and step.matrix is not None and name not in step.matrix:
-        fix = did_you_mean(name, step.matrix) or listing("its keys are", step.matrix)
-        return f"the matrix of {this} has no key `{name}`", fix
-    if reference.kind == "env" and name not in env:
-        fix = did_you_mean(name, env) or (
-            f"declare it under `env:`, or write ${name} to read the process environment"
-        )
-        return f"{reference} names no variable of the workflow's or the step's `env`", fix
-    return None
 
 
 def _json_like(value: object) -> object:
