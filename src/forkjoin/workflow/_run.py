@@ -100,8 +100,8 @@ class Run:
         adopting: bool = False,
     ) -> None:
         self.workflow = workflow
-        # This process adopts the orphans of its steps (`adopt_orphans`): an interrupted
-        # run ends those too, whatever group they moved to.
+        # `adopting`: this process adopts its steps' orphans (`adopt_orphans`), and an
+        # interrupted run ends those too, whatever group they moved to.
         self.processes = Processes(grace, adopting=adopting)
         self.launcher = launcher or LocalLauncher()
         self.max_concurrency = max_concurrency
@@ -413,8 +413,6 @@ class Run:
             self.started_at,
             self.finished_at,
             list(self.records.values()),
-            self._by_node,
-            self.engine.first_failure,
         )
 
 

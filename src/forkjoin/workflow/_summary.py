@@ -33,10 +33,11 @@ class Record:
     # An item of `on_failure: continue` fails without telling the engine, so that a
     # fail_fast run still runs its other items: its failure is kept here.
     failure: str | None = None
-    # A step whose items a stop (fail_fast, Ctrl-C) left unstarted, none of them failed:
-    # it did not fail, it was stopped, and says so.
+    # A step whose items a fail_fast stop left unstarted, none of them failed: it did
+    # not fail, it was stopped, and says so.
     stopped: bool = False
-    skipped_because: str | None = None  # the failed step it waited on, once it ended
+    # The failed step a skipped one waited on (`skipped_because`), set as it ends.
+    skipped_because: str | None = None
     span_id: str | None = None  # its span in the history, when the run records one
 
 
@@ -46,8 +47,6 @@ def summarise(
     started_at: float | None,
     finished_at: float | None,
     records: list[Record],
-    by_node: dict[Node, Record],
-    first_failure: Node | None,
 ) -> dict[str, Any]:
     """The summary `--summary-json` writes: the job, its status and times, each node."""
     return {
@@ -56,13 +55,11 @@ def summarise(
         "started_at": _iso(started_at),
         "finished_at": _iso(finished_at),
         "duration_ms": _milliseconds(started_at, finished_at),
-        "nodes": [_node_summary(record, by_node, first_failure) for record in records],
+        "nodes": [_node_summary(record) for record in records],
     }
 
 
-def _node_summary(
-    record: Record, by_node: dict[Node, Record], first_failure: Node | None
-) -> dict[str, Any]:
+def _node_summary(record: Record) -> dict[str, Any]:
     node = record.node
     assert node is not None
     summary: dict[str, Any] = {
@@ -75,7 +72,7 @@ def _node_summary(
         "attempts": node.attempts,
         "log_file": _log_file(record),
         "error": error_text(record),
-        "skipped_because": skipped_because(record, by_node, first_failure),
+        "skipped_because": record.skipped_because,
         "outputs": dict(record.outputs),
     }
     if record.step.for_each is not None or record.step.matrix is not None:
@@ -97,7 +94,7 @@ def _node_summary(
 def skipped_because(
     record: Record, by_node: dict[Node, Record], first_failure: Node | None
 ) -> str | None:
-    """The id of the failed node a skipped node is skipped for."""
+    """The id of the failed node a skipped (or stopped) node is skipped for, else None."""
     node = record.node
     assert node is not None
     if record.stopped:
