@@ -545,15 +545,13 @@ def test_a_signal_stops_the_run_and_leaves_no_process(tmp_path: Path, number: in
         """,
     )
     summary_path = tmp_path / "summary.json"
-    process = subprocess.Popen(
-        [*COMMAND, "--grace", "0.5", "--summary-json", str(summary_path)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, groups = _start_until_written(
+        tmp_path,
+        ["--grace", "0.5", "--summary-json", str(summary_path)],
+        "a.pid",
+        "b.pid",
+        what="the steps never started",
     )
-    _wait_for_files(tmp_path, "a.pid", "b.pid", what="the steps never started")
-    groups = [int((tmp_path / name).read_text()) for name in ("a.pid", "b.pid")]
     time.sleep(0.2)  # let the grandchildren start
     assert all(_alive_in_group(group) for group in groups)
     process.send_signal(number)
@@ -616,15 +614,10 @@ def test_a_process_that_left_its_group_is_ended_on_ctrl_c_too(tmp_path: Path) ->
           a: {run: "setsid sh -c 'echo $$ > escaped.pid; exec sleep 30' & sleep 30"}
         """,
     )
-    process = subprocess.Popen(
-        [*COMMAND, "--grace", "0.5"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, pids = _start_until_written(
+        tmp_path, ["--grace", "0.5"], "escaped.pid", what="the step never started"
     )
-    _wait_for_files(tmp_path, "escaped.pid", what="the step never started")
-    escaped = int((tmp_path / "escaped.pid").read_text())
+    (escaped,) = pids
     assert _alive_in_group(escaped)  # it leads a group of its own
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)
@@ -642,20 +635,18 @@ def test_sigint_stops_the_items_of_a_step(tmp_path: Path) -> None:
         """,
     )
     summary_path = tmp_path / "summary.json"
-    process = subprocess.Popen(
-        [*COMMAND, "--grace", "0.5", "--summary-json", str(summary_path)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, pids = _start_until_written(
+        tmp_path,
+        ["--grace", "0.5", "--summary-json", str(summary_path)],
+        "1.pid",
+        "2.pid",
+        what="the items never started",
     )
-    _wait_for_files(tmp_path, "1.pid", "2.pid", what="the items never started")
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130, stderr
-    groups = [int((tmp_path / name).read_text()) for name in ("1.pid", "2.pid")]
-    assert _all_gone(groups)
+    assert _all_gone(pids)
     assert not (tmp_path / "3.pid").exists()
     node = nodes_of(json.loads(summary_path.read_text()))["each"]
     assert node["status"] == "cancelled"
@@ -672,15 +663,10 @@ def test_a_second_sigint_kills_a_step_that_ignores_the_first(tmp_path: Path) -> 
           stubborn: {run: "trap '' INT; echo $$ > s.pid; sleep 30 & wait; sleep 30"}
         """,
     )
-    process = subprocess.Popen(
-        [*COMMAND, "--grace", "60"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, pids = _start_until_written(
+        tmp_path, ["--grace", "60"], "s.pid", what="the step never started"
     )
-    _wait_for_files(tmp_path, "s.pid", what="the step never started")
-    group = int((tmp_path / "s.pid").read_text())
+    (group,) = pids
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
@@ -692,6 +678,22 @@ def test_a_second_sigint_kills_a_step_that_ignores_the_first(tmp_path: Path) -> 
     assert process.returncode == 130, stderr
     assert time.monotonic() - began < 5
     assert _all_gone([group])
+
+
+def _start_until_written(
+    directory: Path, arguments: list[str], *names: str, what: str
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """`forkjoin run ARGUMENTS` in `directory`, started; once its steps have written
+    the pid files `names`, it and those pids. Its stderr is piped, its stdout dropped."""
+    process = subprocess.Popen(
+        [*COMMAND, *arguments],
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_files(directory, *names, what=what)
+    return process, [int((directory / name).read_text()) for name in names]
 
 
 def _wait_for_files(directory: Path, *names: str, what: str) -> None:
