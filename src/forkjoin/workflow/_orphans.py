@@ -9,7 +9,6 @@ run can end them too. Elsewhere both calls do nothing.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -25,6 +24,8 @@ def adopt_orphans() -> bool:
     """Make this process the subreaper of its descendants; False where it cannot be."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here, not at the top: only `forkjoin run` needs it, once
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
